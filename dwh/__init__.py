@@ -1,0 +1,8 @@
+"""dwh: deploy a PostgreSQL data warehouse like code, run it with one command."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("dwh")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,3 @@
+from dwh.cli import main
+
+main()

