@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,9 @@ def render_url(url: URL | str | None) -> str:
             return "(unparseable URL)"
     query = {k: (_MASK if k.lower() == "password" else v) for k, v in url.query.items()}
     shown = url.set(query=query).set(drivername=url.drivername.split("+")[0])
-    return shown.render_as_string(hide_password=True)
+    text = shown.render_as_string(hide_password=True)
+    base, sep, rest = text.partition("?")
+    return base + sep + unquote(rest)  # host=/path/to/socket, readable
 
 
 def render_server(url: URL) -> str:

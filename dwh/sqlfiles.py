@@ -186,15 +186,17 @@ def _migration_sql_dir() -> Path:
 
 
 def _execute(sql_text: str) -> None:
-    """Run SQL verbatim: online through the driver without parameter parsing,
-    offline (``--sql``) into the script unchanged."""
+    """Run SQL verbatim, in the revision's transaction: online on the driver's own
+    cursor with no parameters (so neither SQLAlchemy nor psycopg2 reads ``:name``
+    or ``%`` in it), offline (``--sql``) into the script unchanged."""
     from alembic import op
 
     ctx = op.get_context()
     if ctx.as_sql:
         ctx.impl.static_output(sql_text.strip() + "\n")
-    else:
-        op.get_bind().exec_driver_sql(sql_text)
+        return
+    with op.get_bind().connection.driver_connection.cursor() as cursor:
+        cursor.execute(sql_text)
 
 
 def apply(obj: str, version: int, *, sql_dir: Path | None = None) -> None:

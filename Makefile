@@ -1,0 +1,27 @@
+# Two entry points for a newcomer: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("dwh needs Python 3.11 or newer; set PYTHON=python3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on the embedded default (no server needed): upgrade to head.
+demo: install
+	DWH_DATABASE_URL= $(BIN)/dwh upgrade
+	DWH_DATABASE_URL= $(BIN)/dwh current
+
+# The whole test suite, against DWH_TEST_DATABASE_URL when set, else an embedded server.
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

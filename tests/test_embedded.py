@@ -1,0 +1,150 @@
+"""The embedded default: what a newcomer with no server gets, run as they run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from dwh import db, embedded
+from dwh.settings import DEFAULT_DATABASE
+from tests.conftest import ROOT, safe_temp_dir
+
+
+@pytest.fixture
+def home():
+    path = safe_temp_dir("dwh-test-embedded-")
+    yield path
+    embedded.stop(path, force=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def env(home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
+    env["DWH_HOME"] = str(home)
+    return env
+
+
+def dwh(env, *args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "dwh", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def alembic(env, *args):
+    return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_embedded_default_from_a_clean_home(home, env):
+    pgdata = home / "pgdata"
+    result = dwh(env, "server", "status")
+    assert result.returncode == 0
+    assert "state: not created yet" in result.stdout
+
+    result = dwh(env, "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert f"initialised the embedded PostgreSQL server in {pgdata}" in result.stderr
+    assert f"created database {DEFAULT_DATABASE} on the embedded server" in result.stderr
+    assert result.stdout.startswith("upgraded from base to ")
+    head = result.stdout.split()[-1]
+
+    result = dwh(env, "server", "status")
+    assert result.returncode == 0
+    assert f"data directory: {pgdata}" in result.stdout
+    assert "state: running (pid " in result.stdout
+    assert "clients: none" in result.stdout  # the dwh process deregistered at exit
+
+    # The server outlives the command; alembic typed by hand reaches the same one.
+    result = alembic(env, "upgrade", "head")
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade" not in result.stderr
+    result = alembic(env, "current")
+    assert result.returncode == 0 and f"{head} (head)" in result.stdout
+
+    result = dwh(env, "current")
+    assert result.returncode == 0
+    assert f"revision: {head} (head)" in result.stdout
+    assert f"host={pgdata}" in result.stdout or "host=" in result.stdout
+
+    result = dwh(env, "server", "stop")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"stopped the embedded server in {pgdata}"
+    assert "state: stopped" in dwh(env, "server", "status").stdout
+    assert dwh(env, "server", "stop").stdout.strip() == \
+        f"the embedded server in {pgdata} is not running"
+
+    # The data persists: the next command starts the server again, still at head.
+    result = dwh(env, "current")
+    assert result.returncode == 0 and f"revision: {head} (head)" in result.stdout
+
+
+def _registered(pgdata: Path) -> list[int]:
+    path = pgdata / embedded.PIDS_FILE
+    return json.loads(path.read_text() or "[]") if path.exists() else []
+
+
+def test_recovery_after_the_owning_process_is_killed(home, env):
+    """A dwh killed with SIGKILL leaves its pid registered; dwh clears it, and
+    the server can still be stopped (and refuses while a live client uses it)."""
+    assert dwh(env, "upgrade").returncode == 0
+    status = embedded.status(home)
+    url = status.url(DEFAULT_DATABASE)
+    holder = psycopg2.connect(host=str(status.socket_dir), user="postgres", dbname=DEFAULT_DATABASE)
+    holder.autocommit = True
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s, %s)", (db.LOCK_CLASS, db.LOCK_OBJECT))
+    victim = subprocess.Popen([sys.executable, "-m", "dwh", "upgrade"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while victim.pid not in _registered(status.pgdata):
+            assert victim.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        # While it is alive, stopping the server is refused, naming it.
+        result = dwh(env, "server", "stop")
+        assert result.returncode == 1
+        assert f"in use by process(es) {victim.pid}" in result.stderr
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+    finally:
+        holder.close()
+    assert victim.returncode == -signal.SIGKILL
+    assert victim.pid in _registered(status.pgdata), "the trap: a killed process stays registered"
+
+    result = dwh(env, "server", "status")
+    assert "clients: none" in result.stdout
+    # Attaching clears the dead pid; the server still serves.
+    result = dwh(env, "current")
+    assert result.returncode == 0, result.stderr
+    assert victim.pid not in _registered(status.pgdata)
+    result = dwh(env, "server", "stop")
+    assert result.returncode == 0, result.stderr
+    assert not embedded.status(home).running
+    assert url is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="root only")
+def test_as_root_a_home_under_a_private_directory_is_refused(tmp_path_factory):
+    private = safe_temp_dir("dwh-test-private-")
+    try:
+        private.chmod(0o700)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
+        env["DWH_HOME"] = str(private / "home")
+        result = dwh(env, "current")
+        assert result.returncode == 1
+        assert f"refusing to put the embedded server in {private / 'home'}" in result.stderr
+        assert f"{private} (mode drwx------)" in result.stderr
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700, "permissions were widened"
+        assert not (private / "home").exists()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
