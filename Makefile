@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded default (no server needed): upgrade to head.
+# The main job on the embedded default (no server needed): a generated sample of the
+# sources, deploy (upgrade to head, run every layer), then a short summary of gold.
 demo: install
-	DWH_DATABASE_URL= $(BIN)/dwh upgrade
-	DWH_DATABASE_URL= $(BIN)/dwh current
+	DWH_DATABASE_URL= DWH_SOURCE_DIR= $(BIN)/dwh deploy
+	DWH_DATABASE_URL= $(BIN)/dwh report
 
 # The whole test suite, against DWH_TEST_DATABASE_URL when set, else an embedded server.
 test: install

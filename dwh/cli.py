@@ -17,7 +17,10 @@ from typing import Annotated
 
 import typer
 
-from dwh import __version__, embedded, migrate
+import json
+
+from dwh import __version__, embedded, migrate, orchestrate, runs, sample
+from dwh import report as report_module
 from dwh import db as dbmod
 from dwh.errors import DwhError
 from dwh.settings import (
@@ -296,6 +299,160 @@ def revision_freeze(ctx: typer.Context) -> None:
         typer.echo(f"released sql/{rel}")
     if not added:
         typer.echo("nothing new to release")
+
+
+# -- running the pipeline -------------------------------------------------------------
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _print_step(step: runs.Step) -> None:
+    """One line per finished step, as the run goes."""
+    if step.kind == "check":
+        outcome = {"succeeded": "ok", "warning": f"warning: {_n(step.rows)} rows",
+                   "failed": f"FAILED: {_n(step.rows)} rows"}.get(step.status, step.status)
+    elif step.status == "succeeded":
+        outcome = f"{_n(step.rows)} rows"
+    else:
+        outcome = step.status.upper()
+    typer.echo(f"  {step.layer:<6}  {step.kind:<7}  {step.target:<34}  {outcome:>18}  "
+               f"{step.seconds or 0:7.2f} s")
+
+
+def _print_summary(run: runs.Run) -> None:
+    typer.echo(f"run {run.run_id} {run.status} in {run.seconds or 0:.2f} s")
+    for layer in runs.LAYERS:
+        tables = [s for s in run.steps if s.layer == layer and s.kind in ("load", "build")
+                  and s.target.startswith(layer + ".") and s.target != "bronze.load_jobs"]
+        if tables:
+            typer.echo(f"  {layer:<6}  {len(tables)} tables  {_n(run.rows(layer)):>12} rows  "
+                       f"{run.layer_seconds(layer):7.2f} s")
+    checks = [s for s in run.steps if s.kind == "check"]
+    if checks:
+        warnings = [s for s in checks if s.status == "warning"]
+        failed = [s for s in checks if s.status == "failed"]
+        typer.echo(f"  checks  {len(checks)} run, {len(failed)} failed, {len(warnings)} warnings"
+                   + (": " + ", ".join(f"{s.target} ({_n(s.rows)})" for s in warnings)
+                      if warnings else ""))
+
+
+LayerOption = Annotated[str, typer.Option(
+    "--layer", help="bronze, silver, gold or all. One layer alone is built from the published "
+                    "layer before it, checked and published.")]
+SourceDirOption = Annotated[Path | None, typer.Option(
+    "--source-dir", metavar="DIR", show_default=False,
+    help="Load bronze from the files in DIR/source_crm/ and DIR/source_erp/ (streamed from "
+         "this machine). Default: $DWH_SOURCE_DIR; else the server reads the directories in "
+         "setup.etl_config; on the embedded server, a generated sample.")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", help="Files loaded at once.")]
+
+
+def _options(layer: str, source_dir: Path | None, jobs: int) -> orchestrate.Options:
+    if source_dir is None and os.environ.get("DWH_SOURCE_DIR"):
+        source_dir = Path(os.environ["DWH_SOURCE_DIR"])
+    return orchestrate.Options(layer, source_dir.absolute() if source_dir else None, jobs)
+
+
+@app.command("orchestrate")
+@_reports_errors
+def orchestrate_command(
+    ctx: typer.Context,
+    layer: LayerOption = "all",
+    source_dir: SourceDirOption = None,
+    jobs: JobsOption = orchestrate.default_jobs(),
+) -> None:
+    """Run the pipeline: bronze, silver, gold, quality checks, one atomic publish."""
+    run = orchestrate.orchestrate(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
+    _print_summary(run)
+
+
+@app.command()
+@_reports_errors
+def deploy(
+    ctx: typer.Context,
+    layer: LayerOption = "all",
+    source_dir: SourceDirOption = None,
+    jobs: JobsOption = orchestrate.default_jobs(),
+) -> None:
+    """Create the database if missing, upgrade it to head, run the pipeline (for CI/CD)."""
+    result = orchestrate.deploy(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
+    _print_summary(result.run)
+
+
+@app.command("runs")
+@_reports_errors
+def runs_command(
+    ctx: typer.Context,
+    run_id: Annotated[int | None, typer.Argument(metavar="[RUN_ID]",
+                                                 help="Show this run in full.")] = None,
+    last: Annotated[int, typer.Option("--last", "-n", help="How many recent runs.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Recent runs (status, duration, rows per layer), or one run with every step."""
+    settings = _settings(ctx)
+    if run_id is not None:
+        run = runs.show(settings, run_id)
+        if as_json:
+            typer.echo(json.dumps(run.as_dict(), indent=2))
+            return
+        typer.echo(f"run {run.run_id}: {run.status}, layers {run.layers}, bronze from "
+                   f"{run.bronze_source}, started {run.started_at:%Y-%m-%d %H:%M:%S}, "
+                   f"{run.seconds or 0:.2f} s")
+        if run.message:
+            typer.echo(f"  {run.failed_step or 'message'}: {run.message}")
+        for step in run.steps:
+            _print_step(step)
+            if step.message and step.status != "succeeded":
+                typer.echo(f"          {step.message}")
+        return
+    recent = runs.list_runs(settings, last)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in recent], indent=2))
+        return
+    if not recent:
+        typer.echo("no runs yet: dwh orchestrate starts one")
+        return
+    typer.echo(f"{'run':>5}  {'status':<9}  {'started':<19}  {'seconds':>8}  {'layers':<6}  "
+               f"{'bronze rows':>12}  {'silver rows':>12}  {'gold rows':>12}")
+    for r in recent:
+        typer.echo(f"{r.run_id:>5}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S}  "
+                   f"{(r.seconds or 0):8.2f}  {r.layers:<6}  {_n(r.rows('bronze')):>12}  "
+                   f"{_n(r.rows('silver')):>12}  {_n(r.rows('gold')):>12}")
+        if r.status == "failed":
+            typer.echo(f"{'':>7}failed at {r.failed_step}: {r.message}")
+
+
+@app.command()
+@_reports_errors
+def report(ctx: typer.Context) -> None:
+    """Rows of every gold table, and the warehouse's summary (gold.report())."""
+    rep = report_module.report(_settings(ctx))
+    for name, count in rep.tables:
+        typer.echo(f"{name:<28} {count:>14,} rows")
+    section = None
+    for sec, item, value in rep.sections:
+        if sec != section:
+            typer.echo(f"{sec}:")
+            section = sec
+        shown = f"{value:,.0f}" if value is not None else "-"
+        typer.echo(f"  {item:<26} {shown:>14}")
+
+
+@app.command("sample")
+@_reports_errors
+def sample_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to write.")],
+    scale: Annotated[int, typer.Option(help="1 is about the reference size (60k sales lines).")]
+    = 1,
+    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
+) -> None:
+    """Write the six source files (reference format, realistic dirt) for a test or a demo."""
+    files = sample.generate(out, scale=scale, seed=seed)
+    for name, rows in files.rows.items():
+        typer.echo(f"{out / name}  {rows:,} rows")
 
 
 def main() -> None:

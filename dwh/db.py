@@ -19,8 +19,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from dwh.errors import DatabaseMissing, DatabaseUnavailable, LockTimeout
-from dwh.settings import render_server, render_url, with_database
+from dwh.errors import DatabaseMissing, DatabaseUnavailable, LockTimeout, NotDeployed
+from dwh.settings import Settings, render_server, render_url, resolve_url, with_database
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +80,31 @@ def connect(url: URL) -> Iterator[Connection]:
         eng.dispose()
 
 
-def raw_connect(url: URL, *, autocommit: bool = True) -> psycopg2.extensions.connection:
+def raw_connect(url: URL, *, autocommit: bool = True,
+                application_name: str = APPLICATION_NAME) -> psycopg2.extensions.connection:
     """A psycopg2 connection (for COPY and for CALL of procedures that commit)."""
     eng = engine(url)
     cargs, cparams = eng.dialect.create_connect_args(url)
-    cparams.setdefault("application_name", APPLICATION_NAME)
+    cparams.setdefault("application_name", application_name)
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     try:
         conn = psycopg2.connect(*cargs, **cparams)
     except psycopg2.OperationalError as err:
         raise translate(err, url) from err
     conn.autocommit = autocommit
+    return conn
+
+
+def connect_warehouse(settings: Settings) -> psycopg2.extensions.connection:
+    """An autocommit connection to a deployed warehouse (one with run history)."""
+    url = resolve_url(settings)
+    conn = raw_connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('setup.etl_run_steps')")
+        if cur.fetchone()[0] is None:
+            conn.close()
+            raise NotDeployed(f"the warehouse in {render_url(url)} is not deployed (it has no "
+                              f"setup.etl_runs): run dwh upgrade, or dwh deploy")
     return conn
 
 

@@ -245,5 +245,5 @@ def stop(home: Path, *, force: bool = False) -> bool:
             f"could not stop the embedded server in {current.pgdata}: {err}; "
             f"see its log {current.log_file}"
         ) from err
-    log.info("stopped the embedded PostgreSQL server in %s", current.pgdata)
+    log.debug("stopped the embedded PostgreSQL server in %s", current.pgdata)
     return True

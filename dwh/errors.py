@@ -40,3 +40,15 @@ class SqlFileError(ProjectError):
 
 class LockTimeout(DwhError):
     """Another migration or run holds the warehouse lock for longer than allowed."""
+
+
+class NotDeployed(DwhError):
+    """The database has not been upgraded far enough to run the pipeline."""
+
+
+class RunFailed(DwhError):
+    """A pipeline run failed; the message names the step and the cause."""
+
+    def __init__(self, message: str, run_id: int | None = None):
+        super().__init__(message)
+        self.run_id = run_id

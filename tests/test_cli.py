@@ -219,3 +219,44 @@ def test_commands_report_an_unreachable_server(command):
     result = run({"DWH_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, *command)
     assert result.exit_code == 1
     assert result.stderr.startswith("dwh: error: cannot ")
+
+
+def test_revision_sql_writes_the_version_and_the_revision(tmp_path):
+    from tests.test_migrations import _copy_project
+
+    project = _copy_project(tmp_path)
+    result = runner.invoke(app, ["--project-dir", str(project), "revision", "sql",
+                                 "setup.touch_updated_at", "-m", "Use clock time"])
+    assert result.exit_code == 0, result.output
+    new_sql = project / "sql/setup/touch_updated_at/0002.sql"
+    assert result.stdout.splitlines()[0] == f"new SQL version: {new_sql}"
+    revision_file = next((project / "migrations/versions").glob("*_use_clock_time.py"))
+    assert f"{revision_file}" in result.stdout
+    text = revision_file.read_text()
+    assert '"""Use clock time' in text and "SQL: dict[str, int] = {\"setup.touch_updated_at\": 2}" in text
+    result = runner.invoke(app, ["--project-dir", str(project), "history"])
+    previous = result.stdout.splitlines()[-2].split()[2]
+    assert result.stdout.splitlines()[-1].startswith(
+        f"{previous} -> {int(previous) + 1:04d}  Use clock time")
+
+
+def test_alembic_command_line(head_db, cli_env):
+    """Plain alembic from a shell: current, history, downgrade -1, upgrade head."""
+    import subprocess
+    import sys
+
+    env = dict(cli_env, DWH_DATABASE_URL=url_string(head_db))
+
+    def alembic(*args):
+        return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    head = alembic("heads").stdout.split()[0]
+    assert f"{head} (head)" in alembic("current").stdout
+    history = alembic("history").stdout
+    assert "<base> -> 0001" in history and f"-> {head} (head)" in history
+    result = alembic("downgrade", "-1")
+    assert result.returncode == 0 and f"Running downgrade {head} ->" in result.stderr
+    assert f"{head} (head)" not in alembic("current").stdout
+    result = alembic("upgrade", "head")
+    assert result.returncode == 0 and f"-> {head}" in result.stderr

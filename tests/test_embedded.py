@@ -88,6 +88,22 @@ def test_embedded_default_from_a_clean_home(home, env):
     assert result.returncode == 0 and f"revision: {head} (head)" in result.stdout
 
 
+def test_demo_deploy_on_the_embedded_default(home, env):
+    """What `make demo` runs: no server, no sources; a generated sample is used."""
+    result = dwh(env, "deploy", timeout=600)
+    assert result.returncode == 0, result.stderr
+    sample = home / "samples" / "scale-1-seed-0"
+    assert f"no source directory given: using a generated sample in {sample}" in result.stderr
+    assert "run 1 succeeded" in result.stdout
+    result = dwh(env, "report")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    facts = next(line for line in lines if line.startswith("gold.fact_sales"))
+    sales_lines = sum(1 for _ in open(sample / "source_crm/sales_details.csv", encoding="utf-8")) - 1
+    assert facts.split()[1] == f"{sales_lines:,}"
+    assert "sales by country:" in lines
+
+
 def _registered(pgdata: Path) -> list[int]:
     path = pgdata / embedded.PIDS_FILE
     return json.loads(path.read_text() or "[]") if path.exists() else []

@@ -1,0 +1,207 @@
+"""Running the pipeline: the layer procedures, under one run id, with progress.
+
+``CALL setup.orchestrate_all()`` does the whole job inside the database; this
+module adds what a client can: loading bronze from the client's files (for a
+server that cannot read them, see ``ingest``), and live progress read from the
+committed run history (psycopg2 hands NOTICEs over only after a CALL returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy.engine import URL
+
+from dwh import db, ingest, migrate, runs, sample
+from dwh.errors import ConfigError, NotDeployed, RunFailed
+from dwh.settings import Settings, render_url, resolve_url
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("bronze", "silver", "gold", "all")
+POLL_SECONDS = 0.2
+SAMPLE_SCALE, SAMPLE_SEED = 1, 0
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Options:
+    layer: str = "all"
+    #: load bronze from this client directory (DIR/source_crm/..., DIR/source_erp/...);
+    #: None: the server reads the paths in setup.etl_config
+    source_dir: Path | None = None
+    jobs: int = 1
+
+    def validate(self) -> None:
+        if self.layer not in LAYERS:
+            raise ConfigError(f"unknown layer {self.layer!r}: expected one of {', '.join(LAYERS)}")
+        if self.jobs < 1:
+            raise ConfigError(f"--jobs must be 1 or more, not {self.jobs}")
+        if self.source_dir is not None and not self.source_dir.is_dir():
+            raise ConfigError(f"source directory {self.source_dir} does not exist "
+                              f"(expected DIR/source_crm/... and DIR/source_erp/...)")
+
+
+def sample_dir(home: Path) -> Path:
+    """The generated scale-1 sample used when the embedded default has no sources."""
+    return home / "samples" / f"scale-{SAMPLE_SCALE}-seed-{SAMPLE_SEED}"
+
+
+def ensure_sample(home: Path) -> Path:
+    target = sample_dir(home)
+    if (target / "source_erp" / "PX_CAT_G1V2.csv").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".sample-", dir=target.parent))
+    sample.generate(work, scale=SAMPLE_SCALE, seed=SAMPLE_SEED)
+    try:
+        work.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("no source directory given: using a generated sample in %s", target)
+    return target
+
+
+def resolve_options(settings: Settings, options: Options) -> Options:
+    """With no source directory on the embedded default, bronze comes from a sample."""
+    if options.source_dir is None and settings.uses_embedded and options.layer in ("bronze", "all"):
+        return Options(options.layer, ensure_sample(settings.home), options.jobs)
+    return options
+
+
+class _Progress(threading.Thread):
+    """Reports each step as it finishes, from the committed run history."""
+
+    def __init__(self, url: URL, run_id: int, on_step: Callable[[runs.Step], None]):
+        super().__init__(name="dwh-progress", daemon=True)
+        self.url, self.run_id, self.on_step = url, run_id, on_step
+        self.reported: set[int] = set()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        conn = db.raw_connect(self.url, application_name="dwh progress")
+        try:
+            while True:
+                stopping = self.done.wait(POLL_SECONDS)
+                self._report(conn)
+                if stopping:
+                    return
+        except psycopg2.Error as err:  # progress is best effort; the run reports itself
+            log.debug("progress polling stopped: %s", err)
+        finally:
+            conn.close()
+
+    def _report(self, conn) -> None:
+        # Parallel loads finish in any order: report every finished step once.
+        for step in runs.steps(conn, self.run_id, finished_only=True):
+            if step.step_id not in self.reported:
+                self.reported.add(step.step_id)
+                self.on_step(step)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=10)
+
+
+def _call(conn, statement: str, *args) -> None:
+    with conn.cursor() as cur:
+        cur.execute(statement, args)
+
+
+def _fail(conn, run_id: int, step_id: int | None, message: str) -> RunFailed:
+    """Record the failure (setup.fail_run raises by design) and build the error."""
+    try:
+        _call(conn, "CALL setup.fail_run(%s, %s, %s)", run_id, step_id, message)
+    except psycopg2.Error as err:
+        return RunFailed(err.diag.message_primary or message, run_id)
+    return RunFailed(message, run_id)
+
+
+def orchestrate(settings: Settings, options: Options,
+                on_step: Callable[[runs.Step], None] | None = None) -> runs.Run:
+    """Run ``options.layer`` (default all) and return the finished run.
+
+    Raises RunFailed naming the failing step; the warehouse is then as the last
+    successful run left it.
+    """
+    options.validate()
+    options = resolve_options(settings, options)
+    url = resolve_url(settings)
+    conn = db.raw_connect(url)
+    progress = None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regprocedure('setup.orchestrate_all(bigint)') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                raise NotDeployed(f"the warehouse in {render_url(url)} is not deployed (no "
+                                  f"setup.orchestrate_all): run dwh upgrade, or dwh deploy")
+            cur.execute("SELECT setup.lock_warehouse()")
+            client = options.source_dir is not None and options.layer in ("bronze", "all")
+            cur.execute("SELECT setup.begin_run(%s, %s)",
+                        (options.layer, "client" if client else "server"))
+            run_id = cur.fetchone()[0]
+        log.info("run %s: %s layer%s, bronze from %s", run_id, options.layer,
+                 "s" if options.layer == "all" else "",
+                 options.source_dir if client else "the paths in setup.etl_config")
+        if on_step is not None:
+            progress = _Progress(url, run_id, on_step)
+            progress.start()
+        try:
+            if client:
+                _load_from_client(conn, url, run_id, options)
+            _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
+        except psycopg2.Error as err:
+            raise RunFailed(err.diag.message_primary or str(err).strip(), run_id) from err
+        finally:
+            if progress is not None:
+                progress.stop()
+        return runs.get(conn, run_id)
+    finally:
+        conn.close()  # also releases the warehouse lock
+
+
+def _load_from_client(conn, url: URL, run_id: int, options: Options) -> None:
+    assert options.source_dir is not None
+    _call(conn, "CALL setup.run_step(%s, 'bronze', 'build', 'bronze.load_jobs', "
+                "'SELECT setup.prepare_bronze()')", run_id)
+    planned = []
+    for job in ingest.jobs(conn):
+        try:
+            planned.append((job, ingest.locate(options.source_dir, job)))
+        except ingest.LoadError as err:
+            expected = options.source_dir / f"source_{job.source}" / job.file_name
+            step = ingest.record_failure(conn, run_id, job, expected, str(err))
+            raise _fail(conn, run_id, step, str(err)) from err
+    try:
+        ingest.load_all(url, run_id, planned, options.jobs)
+    except ingest.LoadError as err:
+        raise _fail(conn, run_id, err.step_id, str(err)) from err
+
+
+@dataclass(frozen=True)
+class Deployment:
+    database_created: bool
+    migration: migrate.Change
+    run: runs.Run
+
+
+def deploy(settings: Settings, options: Options,
+           on_step: Callable[[runs.Step], None] | None = None) -> Deployment:
+    """What a CI/CD job runs: create the database if missing, upgrade to head, run."""
+    options.validate()
+    created = False
+    if not settings.uses_embedded:  # the embedded server creates its database itself
+        created = db.create_database(resolve_url(settings))
+    change = migrate.upgrade(settings, "head")
+    return Deployment(created, change, orchestrate(settings, options, on_step))

@@ -1,0 +1,20 @@
+-- dwh:object function silver.load_erp_px_cat_g1v2(text, text)
+CREATE OR REPLACE FUNCTION silver.load_erp_px_cat_g1v2(p_source text, p_target text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    EXECUTE format($sql$
+        INSERT INTO %2$I.erp_px_cat_g1v2 (id, cat, subcat, maintenance)
+        SELECT b.id, b.cat, b.subcat, b.maintenance FROM %1$I.erp_px_cat_g1v2 b
+    $sql$, p_source, p_target);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    EXECUTE format('ANALYZE %I.erp_px_cat_g1v2', p_target);
+    RETURN v_rows;
+END;
+$$;
+
+COMMENT ON FUNCTION silver.load_erp_px_cat_g1v2(text, text) IS
+    'Build <target>.erp_px_cat_g1v2 from <source>.erp_px_cat_g1v2 (bronze), as delivered.';

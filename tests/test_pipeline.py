@@ -1,0 +1,270 @@
+"""The pipeline end to end, against expectations computed independently from the CSV
+files (tests/oracle.py), and its guarantees: atomic publish, nothing lost on failure,
+stable keys, identical re-runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from dwh import sample
+from dwh.errors import RunFailed
+from tests import oracle
+from tests.warehouse import (
+    REFERENCE,
+    connect,
+    copy_sources,
+    fingerprint,
+    last_run,
+    query,
+    rows,
+    run,
+    write_tiny,
+)
+
+needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference extracts absent")
+
+
+def assert_matches_oracle(url, source_dir):
+    """Every silver and gold table equals what the spec's rules give (read independently)."""
+    expected = oracle.expected(source_dir, dt.date.today())
+    for table, exp in expected.silver.items():
+        cols = list(exp[0])
+        got = rows(url, f"silver.{table}", cols)
+        assert Counter(tuple(r[c] for c in cols) for r in got) == \
+            Counter(tuple(r[c] for c in cols) for r in exp), f"silver.{table} differs"
+    for table in ("dim_customers", "dim_products"):
+        exp = expected.gold[table]
+        cols = list(exp[0])
+        got = rows(url, f"gold.{table}", cols)
+        assert Counter(tuple(r[c] for c in cols) for r in got) == \
+            Counter(tuple(r[c] for c in cols) for r in exp), f"gold.{table} differs"
+    # Facts: their keys resolved back to the natural keys they stand for.
+    got = query(url, """
+        SELECT f.order_number, p.product_number, c.customer_id, f.order_date, f.shipping_date,
+               f.due_date, f.sales_amount, f.quantity, f.price
+          FROM gold.fact_sales f
+          JOIN gold.dim_products p USING (product_key)
+          JOIN gold.dim_customers c USING (customer_key)""")
+    exp = expected.gold["fact_sales"]
+    assert Counter(got) == Counter(tuple(r.values()) for r in exp)
+    # Business totals.
+    by_country = dict(query(url, """
+        SELECT c.country, sum(f.sales_amount) FROM gold.fact_sales f
+          JOIN gold.dim_customers c USING (customer_key) GROUP BY c.country"""))
+    assert by_country == {k: v for k, v in oracle.sales_per_country(expected).items()}
+    by_gender = dict(query(url, "SELECT gender, count(*) FROM gold.dim_customers GROUP BY gender"))
+    assert by_gender == dict(oracle.customers_per_gender(expected))
+    return expected
+
+
+def assert_keys_sound(url):
+    for table, key in (("dim_customers", "customer_key"), ("dim_products", "product_key")):
+        (total, distinct, nulls), = query(
+            url, f"SELECT count(*), count(DISTINCT {key}), count(*) - count({key}) FROM gold.{table}")
+        assert total == distinct and nulls == 0
+    (unresolved,), = query(url, "SELECT count(*) FROM gold.fact_sales "
+                                "WHERE customer_key IS NULL OR product_key IS NULL")
+    assert unresolved == 0
+
+
+def check_outcomes(url, run_id) -> dict[str, tuple[str, int]]:
+    return {name: (status, n) for name, status, n in query(
+        url, "SELECT target, status, rows FROM setup.etl_run_steps "
+             "WHERE run_id = %s AND kind = 'check'", (run_id,))}
+
+
+@needs_reference
+def test_reference_data_end_to_end(head_db, test_home, tmp_path):
+    result = run(head_db, test_home, REFERENCE)
+    assert result.status == "succeeded"
+    expected = assert_matches_oracle(head_db, REFERENCE)
+    assert_keys_sound(head_db)
+    outcomes = check_outcomes(head_db, result.run_id)
+    # Every check of the spec holds; the warnings are the ones the data has.
+    assert all(status in ("succeeded", "warning") for status, _ in outcomes.values()), outcomes
+    before_1924 = sum(1 for r in expected.silver["erp_cust_az12"]
+                      if r["bdate"] and r["bdate"] < dt.date(1924, 1, 1))
+    no_order_date = sum(1 for r in expected.silver["crm_sales_details"] if r["sls_order_dt"] is None)
+    assert outcomes["silver_birthdates_before_1924"] == ("warning", before_1924)
+    assert outcomes["silver_sales_without_order_date"] == ("warning", no_order_date)
+    # Bronze holds the files as delivered: as many rows as data lines.
+    for table, (folder, name) in oracle.FILES.items():
+        lines = sum(1 for _ in sample.lines(next(p for p in (REFERENCE / folder).iterdir()
+                                                 if p.name.lower() == name.lower()))) - 1
+        assert query(head_db, f"SELECT count(*) FROM bronze.{table}")[0][0] == lines
+    logged = query(head_db, "SELECT count(*), bool_and(status = 'succeeded' AND method = 'client') "
+                            "FROM bronze.load_log WHERE run_id = %s", (result.run_id,))
+    assert logged == [(6, True)]
+
+
+def test_sample_end_to_end_matches_the_rules(head_db, test_home, tmp_path):
+    source = sample.generate(tmp_path / "sample", scale=1, seed=7).root
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert_matches_oracle(head_db, source)
+    assert_keys_sound(head_db)
+    outcomes = check_outcomes(head_db, result.run_id)
+    # The sample carries each kind of dirt the rules clean and the checks report.
+    for name in ("bronze_customers_without_id", "bronze_unparseable_numbers",
+                 "bronze_unparseable_dates", "silver_birthdates_before_1924",
+                 "silver_sales_without_order_date"):
+        assert outcomes[name][0] == "warning" and outcomes[name][1] > 0, name
+    assert all(s != "failed" for s, _ in outcomes.values())
+
+
+def test_identical_reruns(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    first = fingerprint(head_db, with_load_time=False)
+    run(head_db, test_home, source)
+    assert fingerprint(head_db, with_load_time=False) == first
+
+
+def test_surrogate_keys_are_stable_when_customers_and_products_arrive(head_db, test_home, tmp_path):
+    first_src = sample.generate(tmp_path / "one", scale=1, seed=3).root
+    run(head_db, test_home, first_src)
+    keys_before = dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers"))
+    prods_before = dict(query(head_db, "SELECT product_number, product_key FROM gold.dim_products"))
+    second_src = copy_sources(first_src, tmp_path / "two")
+    # New customers (ids below and above the existing ones) and a new product.
+    with (second_src / "source_crm/cust_info.csv").open("a", newline="") as fh:
+        fh.write("\r\n5,AW00000005,New,Early,S,F,2025-12-01\r\n99999999,AW99999999,New,Late,M,M,2025-12-02")
+    with (second_src / "source_crm/prd_info.csv").open("a", newline="") as fh:
+        fh.write("999999,AC-BA-ZZ-99999,Brand New,5,M ,2020-01-01,\r\n")
+    run(head_db, test_home, second_src)
+    keys_after = dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers"))
+    prods_after = dict(query(head_db, "SELECT product_number, product_key FROM gold.dim_products"))
+    assert {k: keys_after[k] for k in keys_before} == keys_before
+    assert {k: prods_after[k] for k in prods_before} == prods_before
+    assert min(keys_after[5], keys_after[99999999]) > max(keys_before.values())
+    assert prods_after["ZZ-99999"] > max(prods_before.values())
+
+
+def test_layer_alone_builds_from_the_published_layer(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    result = run(head_db, test_home, None, layer="silver")
+    assert result.status == "succeeded" and result.layers == "silver"
+    after = fingerprint(head_db)
+    for table, value in before.items():
+        if table.startswith("silver."):
+            assert after[table][0] == value[0]  # same rows, rebuilt (new load time)
+        else:
+            assert after[table] == value  # other layers untouched
+    assert {s.layer for s in result.steps} == {"silver", "all"}
+
+
+@pytest.mark.parametrize("layer", ["silver", "gold"])
+def test_failure_injected_in_a_layer_leaves_every_layer_untouched(layer, head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    broken = {"silver": "silver.load_crm_prd_info", "gold": "gold.load_fact_sales"}[layer]
+    conn = connect(head_db)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE OR REPLACE FUNCTION {broken}(p_source text, p_target text) "
+                    "RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN "
+                    "RAISE EXCEPTION 'injected failure'; END $$")
+    conn.close()
+    with pytest.raises(RunFailed) as info:
+        run(head_db, test_home, source)
+    target = broken.replace("load_", "")
+    assert f"failed at {layer} build {target}: injected failure" in str(info.value)
+    assert fingerprint(head_db) == before
+    run_id, status, failed_step, message = last_run(head_db)
+    assert (status, failed_step, message) == ("failed", f"{layer} build {target}", "injected failure")
+
+
+def test_a_failed_error_check_fails_the_run_and_warnings_do_not(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    query(head_db, "INSERT INTO setup.quality_checks VALUES ('my_gold_rule', 'gold', 'error', "
+                   "'no German customers', 'SELECT 1 FROM {gold}.dim_customers WHERE country = ''Germany''')")
+    with pytest.raises(RunFailed, match=r"quality checks failed: my_gold_rule \(1 rows: no German"):
+        run(head_db, test_home, source)
+    assert fingerprint(head_db) == before
+    query(head_db, "UPDATE setup.quality_checks SET severity = 'warning' WHERE check_name = 'my_gold_rule'")
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert check_outcomes(head_db, result.run_id)["my_gold_rule"] == ("warning", 1)
+
+
+def test_steps_are_committed_as_they_happen(head_db, test_home, tmp_path):
+    """Another session sees the run progress while it runs."""
+    source = write_tiny(tmp_path / "src")
+    conn = connect(head_db)
+    with conn.cursor() as cur:  # make one silver step slow enough to watch
+        cur.execute("ALTER FUNCTION silver.load_erp_px_cat_g1v2(text, text) RENAME TO real_px")
+        cur.execute("CREATE FUNCTION silver.load_erp_px_cat_g1v2(p_source text, p_target text) "
+                    "RETURNS bigint LANGUAGE sql AS $$ SELECT pg_sleep(2); "
+                    "SELECT silver.real_px(p_source, p_target) $$")
+    conn.close()
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(r=run(head_db, test_home, source)))
+    worker.start()
+    seen = []
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:
+        seen = query(head_db, "SELECT r.status, count(s.*) FILTER (WHERE s.finished_at IS NOT NULL) "
+                              "FROM setup.etl_runs r JOIN setup.etl_run_steps s USING (run_id) "
+                              "GROUP BY r.run_id, r.status ORDER BY r.run_id DESC LIMIT 1")
+        if seen and seen[0][0] == "running" and seen[0][1] >= 7:
+            break
+        time.sleep(0.1)
+    worker.join()
+    assert seen and seen[0][0] == "running" and seen[0][1] >= 7, seen
+    assert result["r"].status == "succeeded"
+
+
+def test_readers_of_gold_never_see_an_empty_table(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    counts, errors = [], []
+    stop = threading.Event()
+
+    def reader():
+        conn = connect(head_db)
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("SELECT (SELECT count(*) FROM gold.fact_sales), "
+                                "(SELECT count(*) FROM gold.dim_customers)")
+                    counts.append(cur.fetchone())
+        except Exception as err:  # noqa: BLE001 - any error is the failure being tested
+            errors.append(err)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(3):
+            run(head_db, test_home, source)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors
+    assert counts and set(counts) == {(3, 2)}
+
+
+def test_upgrade_downgrade_to_base_and_again_with_data(head_db, test_home, tmp_path):
+    from dwh import migrate
+    from tests.conftest import settings_for
+
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    settings = settings_for(head_db, test_home)
+    migrate.downgrade(settings, "base")
+    assert query(head_db, "SELECT count(*) FROM pg_namespace WHERE nspname IN "
+                          "('bronze', 'silver', 'gold', 'bronze_stage')") == [(0,)]
+    migrate.upgrade(settings)
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]
