@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,19 @@ from sqlalchemy.engine import URL
 from dwh import orchestrate
 from tests.conftest import _connect_kwargs, settings_for
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "retail"
+def _reference() -> Path:
+    """The real extracts: $DWH_RETAIL_DATA, else ../shared/datasets/retail next to the
+    project (where the team keeps them), else that folder in the team's workspace."""
+    candidates = [os.environ.get("DWH_RETAIL_DATA"),
+                  Path(__file__).resolve().parent.parent.parent / "shared/datasets/retail",
+                  "/work/shared/datasets/retail"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "source_crm").is_dir():
+            return Path(candidate)
+    return Path("/nonexistent/shared/datasets/retail")
+
+
+REFERENCE = _reference()
 LAYER_TABLES = {
     "bronze": ["crm_cust_info", "crm_prd_info", "crm_sales_details", "erp_cust_az12",
                "erp_loc_a101", "erp_px_cat_g1v2"],
