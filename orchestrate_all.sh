@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # orchestrate_all.sh: the pipeline from a shell, with psql only (the design note's option 3).
 #
-# Runs setup.orchestrate_bronze(), then _silver(), then _gold(), each in its own call,
-# stopping at the first error, and prints the time of each layer.  Each call is a run of
-# its own that checks and publishes its layer; for one run that publishes all layers
-# together (all or nothing) use `psql -c "CALL setup.orchestrate_all()"` or `dwh orchestrate`.
+# One call of setup.orchestrate_all(): bronze, silver and gold are built, checked and
+# published together (all or nothing); the first error stops it, and the failing step is
+# printed.  Then the time of each layer, from the run history.
 #
 # The database: $DWH_DATABASE_URL, else $DATABASE_URL, else libpq's PG* variables with
 # the database sql_retail_analytics_warehouse.  Bronze is read by the server from the
@@ -16,6 +15,7 @@ if [ -z "$DB" ]; then
     DB="dbname=${PGDATABASE:-sql_retail_analytics_warehouse}"
 fi
 DB="${DB/postgresql+psycopg2:/postgresql:}"   # the SQLAlchemy spelling, for psql
+PSQL=(psql "$DB" -X -q -v ON_ERROR_STOP=1)
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 seconds() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
@@ -23,26 +23,27 @@ seconds() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
 echo "======================================================================"
 echo "STARTING COMPLETE DATA WAREHOUSE ORCHESTRATION"
 echo "======================================================================"
-pipeline_start=$(now_ms)
+start=$(now_ms)
 
-execute_procedure() {
-    local procedure=$1 layer=$2 start
+if ! "${PSQL[@]}" -c "CALL setup.orchestrate_all();"; then
     echo ""
-    echo "[$layer] Executing: $procedure"
-    echo "----------------------------------------------------------------------"
-    start=$(now_ms)
-    if ! psql "$DB" -X -q -v ON_ERROR_STOP=1 -c "CALL $procedure();"; then
-        echo "[$layer] FAILED after $(seconds $(( $(now_ms) - start )))s"
-        exit 1
-    fi
-    echo "[$layer] completed in $(seconds $(( $(now_ms) - start )))s"
-}
+    echo "FAILED after $(seconds $(( $(now_ms) - start )))s at:"
+    "${PSQL[@]}" -At -c "SELECT coalesce(failed_step, '(before the first step)') || ': ' || message
+                           FROM setup.etl_runs ORDER BY run_id DESC LIMIT 1" || true
+    exit 1
+fi
 
-execute_procedure "setup.orchestrate_bronze" "BRONZE"
-execute_procedure "setup.orchestrate_silver" "SILVER"
-execute_procedure "setup.orchestrate_gold" "GOLD"
+# Per-layer timing of the run that just finished.
+"${PSQL[@]}" -At -c "
+    SELECT '[' || upper(part) || '] completed in '
+           || to_char(extract(epoch FROM max(finished_at) - min(started_at)), 'FM999990.000') || 's'
+      FROM (SELECT CASE kind WHEN 'check' THEN 'checks' WHEN 'publish' THEN 'publish'
+                             ELSE layer END AS part, started_at, finished_at
+              FROM setup.etl_run_steps
+             WHERE run_id = (SELECT max(run_id) FROM setup.etl_runs)) AS steps
+     GROUP BY part ORDER BY min(started_at)"
 
 echo ""
 echo "======================================================================"
-echo "ORCHESTRATION COMPLETE - Total time: $(seconds $(( $(now_ms) - pipeline_start )))s"
+echo "ORCHESTRATION COMPLETE - Total time: $(seconds $(( $(now_ms) - start )))s"
 echo "======================================================================"

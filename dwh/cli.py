@@ -7,6 +7,7 @@ too with ``-v``); 2 a usage error (Click's own).
 from __future__ import annotations
 
 import functools
+from enum import Enum
 import logging
 import os
 import sys
@@ -314,7 +315,7 @@ def _print_step(step: runs.Step) -> None:
         outcome = {"succeeded": "ok", "warning": f"warning: {_n(step.rows)} rows",
                    "failed": f"FAILED: {_n(step.rows)} rows"}.get(step.status, step.status)
     elif step.status == "succeeded":
-        outcome = f"{_n(step.rows)} rows"
+        outcome = f"{_n(step.rows)} {'tables' if step.kind == 'publish' else 'rows'}"
     else:
         outcome = step.status.upper()
     typer.echo(f"  {step.layer:<6}  {step.kind:<7}  {step.target:<34}  {outcome:>18}  "
@@ -338,7 +339,14 @@ def _print_summary(run: runs.Run) -> None:
                       if warnings else ""))
 
 
-LayerOption = Annotated[str, typer.Option(
+class Layer(str, Enum):
+    bronze = "bronze"
+    silver = "silver"
+    gold = "gold"
+    all = "all"
+
+
+LayerOption = Annotated[Layer, typer.Option(
     "--layer", help="bronze, silver, gold or all. One layer alone is built from the published "
                     "layer before it, checked and published.")]
 SourceDirOption = Annotated[Path | None, typer.Option(
@@ -346,20 +354,20 @@ SourceDirOption = Annotated[Path | None, typer.Option(
     help="Load bronze from the files in DIR/source_crm/ and DIR/source_erp/ (streamed from "
          "this machine). Default: $DWH_SOURCE_DIR; else the server reads the directories in "
          "setup.etl_config; on the embedded server, a generated sample.")]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", help="Files loaded at once.")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files loaded at once.")]
 
 
-def _options(layer: str, source_dir: Path | None, jobs: int) -> orchestrate.Options:
+def _options(layer: Layer, source_dir: Path | None, jobs: int) -> orchestrate.Options:
     if source_dir is None and os.environ.get("DWH_SOURCE_DIR"):
         source_dir = Path(os.environ["DWH_SOURCE_DIR"])
-    return orchestrate.Options(layer, source_dir.absolute() if source_dir else None, jobs)
+    return orchestrate.Options(layer.value, source_dir.absolute() if source_dir else None, jobs)
 
 
 @app.command("orchestrate")
 @_reports_errors
 def orchestrate_command(
     ctx: typer.Context,
-    layer: LayerOption = "all",
+    layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
     jobs: JobsOption = orchestrate.default_jobs(),
 ) -> None:
@@ -372,7 +380,7 @@ def orchestrate_command(
 @_reports_errors
 def deploy(
     ctx: typer.Context,
-    layer: LayerOption = "all",
+    layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
     jobs: JobsOption = orchestrate.default_jobs(),
 ) -> None:
@@ -387,7 +395,7 @@ def runs_command(
     ctx: typer.Context,
     run_id: Annotated[int | None, typer.Argument(metavar="[RUN_ID]",
                                                  help="Show this run in full.")] = None,
-    last: Annotated[int, typer.Option("--last", "-n", help="How many recent runs.")] = 10,
+    last: Annotated[int, typer.Option("--last", "-n", min=1, help="How many recent runs.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Recent runs (status, duration, rows per layer), or one run with every step."""
@@ -421,7 +429,7 @@ def runs_command(
                    f"{(r.seconds or 0):8.2f}  {r.layers:<6}  {_n(r.rows('bronze')):>12}  "
                    f"{_n(r.rows('silver')):>12}  {_n(r.rows('gold')):>12}")
         if r.status == "failed":
-            typer.echo(f"{'':>7}failed at {r.failed_step}: {r.message}")
+            typer.echo(f"{'':>7}failed at {r.failed_step or '-'}: {r.message}")
 
 
 @app.command()
@@ -445,7 +453,7 @@ def report(ctx: typer.Context) -> None:
 def sample_command(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to write.")],
-    scale: Annotated[int, typer.Option(help="1 is about the reference size (60k sales lines).")]
+    scale: Annotated[int, typer.Option(min=1, help="1 is about the reference size (60k sales lines).")]
     = 1,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
 ) -> None:

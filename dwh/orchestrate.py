@@ -21,7 +21,7 @@ import psycopg2
 from sqlalchemy.engine import URL
 
 from dwh import db, ingest, migrate, runs, sample
-from dwh.errors import ConfigError, NotDeployed, RunFailed
+from dwh.errors import ConfigError, DwhError, NotDeployed, RunFailed
 from dwh.settings import Settings, render_url, resolve_url
 
 log = logging.getLogger(__name__)
@@ -90,17 +90,19 @@ class _Progress(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        conn = db.raw_connect(self.url, application_name="dwh progress")
+        conn = None
         try:
+            conn = db.raw_connect(self.url, application_name="dwh progress")
             while True:
                 stopping = self.done.wait(POLL_SECONDS)
                 self._report(conn)
                 if stopping:
                     return
-        except psycopg2.Error as err:  # progress is best effort; the run reports itself
+        except (psycopg2.Error, DwhError) as err:  # best effort; the run reports itself
             log.debug("progress polling stopped: %s", err)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _report(self, conn) -> None:
         # Parallel loads finish in any order: report every finished step once.
@@ -163,6 +165,10 @@ def orchestrate(settings: Settings, options: Options,
             _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
         except psycopg2.Error as err:
             raise RunFailed(err.diag.message_primary or str(err).strip(), run_id) from err
+        except DwhError as err:
+            if isinstance(err, RunFailed):
+                raise
+            raise _fail(conn, run_id, None, str(err)) from err
         finally:
             if progress is not None:
                 progress.stop()

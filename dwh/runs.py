@@ -18,7 +18,8 @@ _RUN_QUERY = """
     SELECT r.run_id,
            CASE WHEN r.status = 'running' AND NOT EXISTS (
                     SELECT 1 FROM pg_catalog.pg_stat_activity a
-                     WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at)
+                     WHERE a.pid = r.backend_pid
+                       AND (a.backend_start IS NULL OR a.backend_start <= r.started_at))
                 THEN 'abandoned' ELSE r.status END,
            r.layers, r.bronze_source, r.started_at, r.finished_at, r.failed_step, r.message
       FROM setup.etl_runs r

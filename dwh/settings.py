@@ -133,7 +133,7 @@ def parse_url(text: str) -> URL:
     """
     try:
         url = make_url(text.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(
             "the database URL is not a valid URL; expected "
             "postgresql://USER@HOST:PORT/DATABASE (a password goes after USER, as USER:PASSWORD)"
@@ -161,7 +161,7 @@ def render_url(url: URL | str | None) -> str:
     if isinstance(url, str):
         try:
             url = make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             return "(unparseable URL)"
     query = {k: (_MASK if k.lower() == "password" else v) for k, v in url.query.items()}
     shown = url.set(query=query).set(drivername=url.drivername.split("+")[0])
@@ -199,7 +199,7 @@ def password_of_url(text: str | None) -> str | None:
         return None
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return None
     password = url.password or url.query.get("password")
     return str(password) if password else None

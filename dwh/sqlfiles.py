@@ -38,7 +38,8 @@ from dwh.errors import SqlFileError
 MANIFEST = "MANIFEST.sha256"
 HEADER = re.compile(
     r"^--\s*dwh:object\s+(?P<kind>procedure|function|view|materialized view)\s+"
-    r"(?P<signature>(?P<name>[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)(?:\s*\([^)]*\))?)\s*$",
+    r"(?P<signature>(?P<name>[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)(?:\s*\([^)]*\))?)"
+    r"(?P<extra>\s+\S.*?)?\s*$",
     re.I,
 )
 _OBJECT = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
@@ -55,6 +56,9 @@ class SqlFile:
     path: Path
     kind: str
     signature: str
+    #: whatever else the header declares (e.g. "returns text", a view's columns):
+    #: a change there cannot be made by CREATE OR REPLACE, so it drops first
+    extra: str = ""
 
     @property
     def text(self) -> str:
@@ -107,7 +111,8 @@ def load(sql_dir: Path, obj: str, version: int) -> SqlFile:
         )
     if m["name"].lower() != obj:
         raise SqlFileError(f"{path}:1: declares {m['name']}, but the file is in the folder of {obj}")
-    return SqlFile(obj, version, path, m["kind"].lower(), m["signature"])
+    return SqlFile(obj, version, path, m["kind"].lower(), m["signature"],
+                   (m["extra"] or "").strip())
 
 
 def sha256(path: Path) -> str:
@@ -159,6 +164,8 @@ def release(sql_dir: Path, files: Iterable[str]) -> list[str]:
         )
     entries = read_manifest(sql_dir)
     added = [rel for rel in sorted(set(files)) if rel not in entries]
+    if not added:
+        return []
     for rel in added:
         if not (sql_dir / rel).is_file():
             raise SqlFileError(f"{sql_dir / rel} does not exist")
@@ -205,7 +212,7 @@ def apply(obj: str, version: int, *, sql_dir: Path | None = None) -> None:
     new = load(sql_dir, obj, version)
     if version > 1:
         old = load(sql_dir, obj, version - 1)
-        if _normalise(old.signature) != _normalise(new.signature) or old.kind != new.kind:
+        if _replaced_by_drop(old, new):
             _execute(old.drop_statement)
     _execute(new.text)
 
@@ -218,7 +225,7 @@ def restore(obj: str, version: int, *, sql_dir: Path | None = None) -> None:
         _execute(new.drop_statement)
         return
     old = load(sql_dir, obj, version - 1)
-    if _normalise(old.signature) != _normalise(new.signature) or old.kind != new.kind:
+    if _replaced_by_drop(old, new):
         _execute(new.drop_statement)
     _execute(old.text)
 
@@ -237,6 +244,13 @@ def restore_all(versions_by_object: Mapping[str, int]) -> None:
 
 def _normalise(signature: str) -> str:
     return re.sub(r"\s+", "", signature.lower())
+
+
+def _replaced_by_drop(old: SqlFile, new: SqlFile) -> bool:
+    """Whether going between two versions needs a DROP (CREATE OR REPLACE cannot
+    change a kind, a signature, or what the header declares besides)."""
+    return (old.kind != new.kind or _normalise(old.signature) != _normalise(new.signature)
+            or _normalise(old.extra) != _normalise(new.extra))
 
 
 def referenced_files(sql_versions: Iterable[tuple[str, int]]) -> set[str]:

