@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("dwh needs Python 3.11 or newer; set PYTHON=python3.11") if sys.version_info < (3, 11) else None'
@@ -26,3 +26,8 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The benchmark (bench/README.md): scales 1, 10 and 100, the reference extracts, the
+# floor and the peers (installed into bench/.venv); the table goes into README.md.
+bench: install
+	$(BIN)/python -m bench --update-readme

@@ -21,6 +21,7 @@ import typer
 import json
 
 from dwh import __version__, embedded, migrate, orchestrate, runs, sample
+from dwh import doctor as doctor_module
 from dwh import report as report_module
 from dwh import db as dbmod
 from dwh.errors import DwhError
@@ -151,11 +152,17 @@ def main_options(
         "--project-dir", metavar="DIR", show_default=False,
         help="Project with alembic.ini, migrations/ and sql/. Default: $DWH_PROJECT_DIR, "
              "else the nearest parent of the current directory that has one.")] = None,
+    lock_timeout: Annotated[float | None, typer.Option(
+        "--lock-timeout", metavar="SECONDS", min=0, show_default=False,
+        help="How long a migration or run waits for another one to finish (default: "
+             "$DWH_LOCK_TIMEOUT, else as long as it takes); then it fails naming the holder.")]
+    = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging, tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    settings = Settings.from_environ(os.environ, database_url=database_url, project_dir=project_dir)
+    settings = Settings.from_environ(os.environ, database_url=database_url,
+                                     project_dir=project_dir, lock_timeout_s=lock_timeout)
     ctx.obj = State(settings, verbose)
     _configure_logging(verbose, password_of(settings))
 
@@ -194,9 +201,21 @@ def downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(
         metavar="REVISION", help="Target revision, -1 for one step back, or base.")],
+    plan: Annotated[bool, typer.Option("--plan", help="Print the SQL it would run; run nothing.")]
+    = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Drop tables that hold rows too.")] = False,
 ) -> None:
-    """Downgrade the warehouse to a revision, restoring the previous procedures."""
-    change = migrate.downgrade(_settings(ctx), revision)
+    """Downgrade the warehouse to a revision, restoring the previous procedures.
+
+    Refuses to drop tables that hold rows unless --yes; --plan shows the SQL first.
+    """
+    if plan:
+        p = migrate.plan_downgrade(_settings(ctx), revision)
+        typer.echo(p.sql, nl=False)
+        for table, rows in p.tables_with_rows:
+            typer.echo(f"-- drops {table}, which holds {rows:,} rows", err=True)
+        return
+    change = migrate.downgrade(_settings(ctx), revision, drop_data=yes)
     if change.changed:
         typer.echo(f"downgraded from {_revs(change.before)} to {_revs(change.after)}")
     else:
@@ -223,6 +242,31 @@ def history(ctx: typer.Context) -> None:
         first = entry.message.splitlines()[0] if entry.message else ""
         sql = "".join(f"  [{obj} v{v}]" for obj, v in entry.sql.items())
         typer.echo(f"{entry.down_revision or 'base'} -> {entry.revision}  {first}{sql}")
+
+
+@app.command()
+@_reports_errors
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check for drift: objects edited by hand, missing or extra, and the revision.
+
+    Exit code 1 when anything drifted.
+    """
+    report = doctor_module.doctor(_settings(ctx))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        typer.echo(f"database: {report.database}")
+        typer.echo(f"revision: {report.revision}" + (" (head)" if report.at_head
+                                                     else f" (head is {report.head})"))
+        for f in report.findings:
+            typer.echo(f"{f.problem}: {f.kind} {f.name}" + (f" ({f.detail})" if f.detail else ""))
+        if report.ok:
+            typer.echo("no drift: the database is what its revisions made it")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @db_app.command("create")

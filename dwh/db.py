@@ -66,9 +66,9 @@ def translate(err: BaseException, url: URL) -> DatabaseUnavailable:
 
 
 @contextmanager
-def connect(url: URL) -> Iterator[Connection]:
+def connect(url: URL, *, application_name: str = APPLICATION_NAME) -> Iterator[Connection]:
     """A SQLAlchemy connection, with connection failures translated."""
-    eng = engine(url)
+    eng = engine(url, application_name=application_name)
     try:
         try:
             conn = eng.connect()
@@ -166,6 +166,39 @@ def create_database(url: URL) -> bool:
     return True
 
 
+HOLDER_QUERY = """
+    SELECT a.pid, coalesce(nullif(a.application_name, ''), '(no application name)'), a.usename,
+           a.backend_start, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)
+      FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
+       AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_catalog.pg_database
+                                             WHERE datname = current_database())
+"""
+
+
+def lock_holder(raw_conn) -> str:
+    """Who holds the warehouse lock: pid, application, user, since when, what it runs."""
+    with raw_conn.cursor() as cur:
+        cur.execute(HOLDER_QUERY, (LOCK_CLASS, LOCK_OBJECT))
+        row = cur.fetchone()
+        if row is None:
+            return "a session that has since let it go"
+        pid, app, user, since, state, what = row
+        run_id = None
+        cur.execute("SELECT to_regclass('setup.etl_runs') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT max(run_id) FROM setup.etl_runs "
+                        "WHERE backend_pid = %s AND status = 'running'", (pid,))
+            run_id = cur.fetchone()[0]
+    text = f"held by pid {pid} ({app}, user {user}, connected since {since:%Y-%m-%d %H:%M:%S %Z}"
+    text += f", {state})" if state else ")"
+    if run_id is not None:
+        text += f", pipeline run {run_id}"
+    if what:
+        text += f", running: {what}"
+    return text
+
+
 @contextmanager
 def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Iterator[None]:
     """Hold the warehouse's session-level advisory lock on ``conn``.
@@ -184,9 +217,10 @@ def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Itera
     except OperationalError as err:
         conn.rollback()
         if getattr(err.orig, "pgcode", None) == "55P03":  # lock_not_available
+            holder = lock_holder(conn.connection.driver_connection)
             raise LockTimeout(
                 f"the warehouse {conn.engine.url.database!r} is locked by another migration "
-                f"or run; gave up after {timeout_s:g}s"
+                f"or run, {holder}; gave up after {timeout_s:g} s (--lock-timeout)"
             ) from err
         raise
     finally:
@@ -202,3 +236,20 @@ def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Itera
             conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"),
                          {"c": LOCK_CLASS, "o": LOCK_OBJECT})
             conn.commit()
+
+
+def lock_for_run(raw_conn, timeout_s: float | None) -> None:
+    """Take the warehouse lock on an autocommit psycopg2 session (for a run), waiting
+    at most ``timeout_s`` (None: as long as it takes)."""
+    with raw_conn.cursor() as cur:
+        if timeout_s is not None:
+            cur.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
+        try:
+            cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+        except psycopg2.errors.LockNotAvailable as err:
+            raise LockTimeout(
+                f"the warehouse is locked by another migration or run, {lock_holder(raw_conn)}; "
+                f"gave up after {timeout_s:g} s (--lock-timeout)") from err
+        finally:
+            if timeout_s is not None:
+                cur.execute("SELECT set_config('lock_timeout', '0', false)")

@@ -88,7 +88,7 @@ def _header(path: Path) -> str:
 
 def load_one(url: URL, run_id: int, job: Job, path: Path) -> int:
     """Load one file into bronze_stage, recorded as a step of ``run_id``."""
-    conn = db.raw_connect(url)
+    conn = db.raw_connect(url, application_name="dwh load")
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT setup.step_begin(%s, 'bronze', 'load', %s)",

@@ -21,6 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import text as text_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -52,9 +53,22 @@ def script_directory(settings: Settings) -> ScriptDirectory:
 
 
 @contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Alembic's progress lines for work the user did not ask to watch
+    (a scratch database, the SQL of a downgrade plan)."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
 def _connected(settings: Settings, **attributes: object) -> Iterator[tuple[Config, Connection]]:
     url = resolve_url(settings)
-    with db.connect(url) as conn:
+    with db.connect(url, application_name="dwh migrate") as conn:
         yield config(settings, connection=conn, **attributes), conn
 
 
@@ -132,19 +146,97 @@ class Change:
         return self.before != self.after
 
 
-def upgrade(settings: Settings, target: str = "head", *,
-            lock_timeout_s: float | None = None) -> Change:
-    """Upgrade the warehouse to ``target`` (default: head)."""
+def upgrade(settings: Settings, target: str = "head") -> Change:
+    """Upgrade the warehouse to ``target`` (default: head), under the warehouse lock."""
     before, after = _run(settings, f"upgrade to {target}", command.upgrade, target,
-                         upgrading=True, lock_timeout_s=lock_timeout_s)
+                         upgrading=True, lock_timeout_s=settings.lock_timeout_s)
     return Change(before, after)
 
 
-def downgrade(settings: Settings, target: str, *,
-              lock_timeout_s: float | None = None) -> Change:
-    """Downgrade the warehouse to ``target`` (a revision, ``-1`` or ``base``)."""
+@dataclass(frozen=True)
+class DowngradePlan:
+    """What a downgrade would do: its SQL, and the tables it drops that hold rows."""
+
+    current: str
+    target: str
+    sql: str
+    tables_with_rows: list[tuple[str, int]]
+
+
+_DROP_TABLE = re.compile(r"^DROP TABLE (?:IF EXISTS )?([\w.\"]+)\s*;", re.M | re.I)
+_DROP_SCHEMA = re.compile(r"^DROP SCHEMA (?:IF EXISTS )?([\w\"]+) CASCADE\s*;", re.M | re.I)
+
+
+def _resolve_target(script: ScriptDirectory, current: str | None, target: str) -> str:
+    """A downgrade target as a revision id (or 'base'): -N counts down from current."""
+    if target == "base":
+        return "base"
+    if re.fullmatch(r"-\d+", target):
+        rev = current
+        for _ in range(int(target[1:])):
+            if rev is None:
+                raise MigrationError(f"downgrade {target}: the database is only "
+                                     f"{int(target[1:]) - 1} revision(s) above base")
+            down = script.get_revision(rev).down_revision
+            rev = down if isinstance(down, str) else None
+        return rev or "base"
+    try:
+        return script.get_revision(target).revision
+    except CommandError as err:
+        raise MigrationError(f"downgrade to {target}: {err}") from err
+
+
+def plan_downgrade(settings: Settings, target: str) -> DowngradePlan:
+    """The SQL a downgrade would run, and which tables holding rows it would drop."""
+    script = script_directory(settings)
+    url = resolve_url(settings)
+    with db.connect(url) as conn:
+        heads = _heads(conn)
+        _check_known(script, heads, settings)
+        current = heads[0] if heads else None
+        resolved = _resolve_target(script, current, target)
+        if current is None:
+            return DowngradePlan("base", resolved, "", [])
+        with quiet():
+            text = offline_sql(settings, resolved, downgrade_from=current)
+        dropped = [m for m in _DROP_TABLE.findall(text)]
+        for schema in _DROP_SCHEMA.findall(text):
+            dropped += conn.execute(
+                text_("SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = :s AND c.relkind IN ('r', 'p')"), {"s": schema.strip('"')}
+            ).scalars().all()
+        with_rows = []
+        for table in dict.fromkeys(dropped):
+            if conn.execute(text_("SELECT to_regclass(:t)"), {"t": table}).scalar() is None:
+                continue
+            rows = conn.execute(text_(f"SELECT count(*) FROM {_quoted(table)}")).scalar()
+            if rows:
+                with_rows.append((table, rows))
+        conn.rollback()
+    return DowngradePlan(current, resolved, text, with_rows)
+
+
+def _quoted(table: str) -> str:
+    """schema.table from the plan, each part quoted as an identifier."""
+    return ".".join('"' + p.strip('"').replace('"', '""') + '"' for p in table.split(".", 1))
+
+
+def downgrade(settings: Settings, target: str, *, drop_data: bool = False) -> Change:
+    """Downgrade the warehouse to ``target`` (a revision, ``-1`` or ``base``).
+
+    Refuses, naming them, when it would drop tables holding rows, unless
+    ``drop_data`` (``dwh downgrade --yes``).  Plain ``alembic downgrade`` has no guard.
+    """
+    if not drop_data:
+        plan = plan_downgrade(settings, target)
+        if plan.tables_with_rows:
+            listed = ", ".join(f"{t} ({n:,} rows)" for t, n in plan.tables_with_rows)
+            raise MigrationError(
+                f"downgrade to {target} would drop tables holding rows: {listed}; "
+                f"see the SQL with --plan, and pass --yes to drop them")
     before, after = _run(settings, f"downgrade to {target}", command.downgrade, target,
-                         upgrading=False, lock_timeout_s=lock_timeout_s)
+                         upgrading=False, lock_timeout_s=settings.lock_timeout_s)
     return Change(before, after)
 
 

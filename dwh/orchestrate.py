@@ -140,7 +140,7 @@ def orchestrate(settings: Settings, options: Options,
     options.validate()
     options = resolve_options(settings, options)
     url = resolve_url(settings)
-    conn = db.raw_connect(url)
+    conn = db.raw_connect(url, application_name="dwh orchestrate")
     progress = None
     try:
         with conn.cursor() as cur:
@@ -148,7 +148,9 @@ def orchestrate(settings: Settings, options: Options,
             if not cur.fetchone()[0]:
                 raise NotDeployed(f"the warehouse in {render_url(url)} is not deployed (no "
                                   f"setup.orchestrate_all): run dwh upgrade, or dwh deploy")
-            cur.execute("SELECT setup.lock_warehouse()")
+        # The lock migrations take too: a run never sees a half-migrated schema.
+        db.lock_for_run(conn, settings.lock_timeout_s)
+        with conn.cursor() as cur:
             client = options.source_dir is not None and options.layer in ("bronze", "all")
             cur.execute("SELECT setup.begin_run(%s, %s)",
                         (options.layer, "client" if client else "server"))
@@ -164,7 +166,14 @@ def orchestrate(settings: Settings, options: Options,
                 _load_from_client(conn, url, run_id, options)
             _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
         except psycopg2.Error as err:
-            raise RunFailed(err.diag.message_primary or str(err).strip(), run_id) from err
+            if err.diag.message_primary:
+                raise RunFailed(err.diag.message_primary, run_id) from err
+            # No message from the server: the connection itself is gone.
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise RunFailed(
+                f"run {run_id} lost its connection to the server ({first}): the server stopped "
+                f"or restarted, or the network failed; nothing was published, the run is "
+                f"recorded as abandoned, and the next run starts afresh", run_id) from err
         except DwhError as err:
             if isinstance(err, RunFailed):
                 raise

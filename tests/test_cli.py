@@ -72,7 +72,9 @@ def test_upgrade_current_downgrade_history(empty_db):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"downgraded from {head} to ")
 
-    result = run(env, "downgrade", "base")
+    result = run(env, "downgrade", "base")  # seed rows would go: refused without --yes
+    assert result.exit_code == 1 and "setup.etl_config (" in result.stderr
+    result = run(env, "downgrade", "base", "--yes")
     assert result.exit_code == 0
     assert result.stdout.strip().endswith("to base")
 

@@ -87,6 +87,24 @@ def test_embedded_default_from_a_clean_home(home, env):
     result = dwh(env, "current")
     assert result.returncode == 0 and f"revision: {head} (head)" in result.stdout
 
+    # This server's only warehouse: its downgrade drops the roles it created.
+    roles = ("SELECT count(*) FROM pg_roles WHERE rolname IN ('dwh_loader', 'dwh_reader')")
+    url = embedded.status(home).url(DEFAULT_DATABASE)
+    assert _scalar(url, roles) == 2
+    result = dwh(env, "downgrade", "base", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _scalar(url, roles) == 0
+
+
+def _scalar(url, sql_text):
+    conn = psycopg2.connect(host=url.query["host"], user=url.username, dbname=url.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql_text)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
 
 def test_demo_deploy_on_the_embedded_default(home, env):
     """What `make demo` runs: no server, no sources; a generated sample is used."""

@@ -65,7 +65,7 @@ def test_downgrade_to_base_then_upgrade_gives_the_same_head(empty_db, databases,
     migrate.upgrade(settings)
     with db.connect(empty_db) as conn:
         first = snapshot(conn)
-    migrate.downgrade(settings, "base")
+    migrate.downgrade(settings, "base", drop_data=True)
     migrate.upgrade(settings)
     with db.connect(empty_db) as conn:
         assert not diff(first, snapshot(conn))

@@ -261,7 +261,7 @@ def test_upgrade_downgrade_to_base_and_again_with_data(head_db, test_home, tmp_p
     source = write_tiny(tmp_path / "src")
     run(head_db, test_home, source)
     settings = settings_for(head_db, test_home)
-    migrate.downgrade(settings, "base")
+    migrate.downgrade(settings, "base", drop_data=True)
     assert query(head_db, "SELECT count(*) FROM pg_namespace WHERE nspname IN "
                           "('bronze', 'silver', 'gold', 'bronze_stage')") == [(0,)]
     migrate.upgrade(settings)

@@ -93,7 +93,7 @@ def query(url: URL, sql: str, args=()) -> list[tuple]:
     conn = connect(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql, args)
+            cur.execute(sql, args or None)
             return cur.fetchall() if cur.description else []
     finally:
         conn.close()

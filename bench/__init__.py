@@ -1,0 +1,1 @@
+"""The dwh benchmark: `python -m bench` (or `make bench`). See bench/README.md."""

@@ -1,0 +1,342 @@
+"""The dwh benchmark.  `python -m bench --help`; `make bench` runs the full one.
+
+For each dataset (the reference extracts when present, then `dwh sample` at each
+scale), into fresh databases on one server, in one run: `dwh deploy` end to end
+(time of each layer, rows per second, peak memory of the dwh process), the floor
+(plain COPY into unlogged tables, one session), and the peers (`dbt seed`, pandas
+`to_sql`).  Every ratio compares numbers measured within this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+from sqlalchemy.engine import URL
+
+from bench import data, dwh_run, floor, peers
+from dwh import embedded
+from dwh.settings import parse_url
+
+RESULTS = data.ROOT / "bench" / "results"
+README = data.ROOT / "README.md"
+MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+TARGETS = {
+    "bronze_vs_floor": 1.25,       # at scales 10 and 100
+    "run_vs_floor": 4.0,           # at scale 100
+    "linear_growth": 1.3,          # s per million sales lines, 100 vs 10
+    "peak_rss_mib": 150.0,         # every scale
+    "dbt_vs_dwh": 10.0,            # dbt seed / dwh bronze, at least
+    "pandas_vs_dwh": 3.0,          # pandas to_sql / dwh bronze, at least
+    "upgrade_empty_s": 2.0,
+}
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scales", default="1,10,100", help="sample scales (default 1,10,100)")
+    p.add_argument("--no-peers", action="store_true", help="skip dbt seed and pandas")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference extracts")
+    p.add_argument("--database-url", help="server to use (any database on it); default "
+                   "$DWH_BENCH_DATABASE_URL, else $DWH_TEST_DATABASE_URL, else an embedded server")
+    p.add_argument("--jobs", type=int, default=2, help="dwh --jobs (default 2)")
+    p.add_argument("--peer-cap", type=float, default=20.0,
+                   help="stop a peer once it has taken this many times dwh's bronze load (at "
+                        "least 30 s); its ratio is then reported as more than that (default 20)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
+    p.add_argument("--update-readme", action="store_true",
+                   help="put the table into README.md between the bench markers")
+    return p.parse_args(argv)
+
+
+class Server:
+    """Fresh databases on one server, dropped when done."""
+
+    def __init__(self, url: URL):
+        self.url = url
+        self.prefix = f"dwh_bench_{uuid.uuid4().hex[:6]}_"
+
+    def _admin(self):
+        conn = psycopg2.connect(**_dsn(self.url.set(database="postgres")))
+        conn.autocommit = True
+        return conn
+
+    def fresh(self, label: str) -> URL:
+        name = self.prefix + label
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        finally:
+            conn.close()
+        return self.url.set(database=name)
+
+    def drop(self, url: URL) -> None:
+        assert url.database.startswith(self.prefix)
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                            .format(sql.Identifier(url.database)))
+        finally:
+            conn.close()
+
+    def version(self) -> str:
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+
+def _dsn(url: URL) -> dict:
+    from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+
+    return PGDialect_psycopg2().create_connect_args(url)[1]
+
+
+def _server(args) -> tuple[Server, Path | None]:
+    raw = (args.database_url or os.environ.get("DWH_BENCH_DATABASE_URL")
+           or os.environ.get("DWH_TEST_DATABASE_URL"))
+    if raw:
+        return Server(parse_url(raw).set(database="postgres")), None
+    home = data.CACHE / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    return Server(embedded.ensure_started(home, database="postgres", create_database=False)), home
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib,
+            "os": platform.platform(), "python": platform.python_version()}
+
+
+def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
+    rows = data.rows_of(source)
+    result: dict = {"dataset": name, "rows": sum(rows.values()),
+                    "sales_lines": rows["crm_sales_details"]}
+    print(f"[{name}] {result['rows']:,} rows", file=sys.stderr, flush=True)
+
+    for key, unlogged in (("floor_s", True), ("durable_floor_s", False)):
+        url = server.fresh(f"{name}_floor")
+        try:
+            result[key] = floor.load(_dsn(url), source, unlogged=unlogged)["seconds"]
+        finally:
+            server.drop(url)
+    print(f"[{name}] floor {result['floor_s']:.2f} s, durable floor "
+          f"{result['durable_floor_s']:.2f} s", file=sys.stderr, flush=True)
+
+    url = server.fresh(f"{name}_dwh")
+    try:
+        deploy = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
+                             "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
+        result["deploy_s"] = deploy["seconds"]
+        result["peak_rss_mib"] = deploy["peak_rss_mib"]
+        result.update(dwh_run.layer_times(_dsn(url)))
+        if first:  # the same deploy again: nothing to migrate
+            again = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
+                                "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
+            result["deploy_again_s"] = again["seconds"]
+    finally:
+        server.drop(url)
+    print(f"[{name}] dwh deploy {result['deploy_s']:.2f} s (run {result['run']:.2f} s)",
+          file=sys.stderr, flush=True)
+
+    if not args.no_peers:
+        # A peer far slower than the targets ask is stopped: its time is then only
+        # known to exceed the cap, which is reported as a lower bound.
+        cap = max(30.0, args.peer_cap * result["bronze"])
+        for peer, fn in (("pandas", peers.pandas_to_sql), ("dbt", peers.dbt_seed)):
+            url = server.fresh(f"{name}_{peer}")
+            try:
+                if peer == "dbt":
+                    got = fn(url, source.absolute(), cap, args.jobs)
+                else:
+                    got = fn(url, source.absolute(), cap)
+            finally:
+                server.drop(url)
+            result[f"{peer}_s"] = got["seconds"]
+            result[f"{peer}_stopped_after_s"] = got.get("timeout_s")
+            shown = f"{got['seconds']:.2f} s" if got["seconds"] else f"stopped after {cap:.0f} s"
+            print(f"[{name}] {peer} {shown}", file=sys.stderr, flush=True)
+    return result
+
+
+def upgrade_times(server: Server) -> dict:
+    url = server.fresh("upgrade")
+    try:
+        text = url.render_as_string(hide_password=False)
+        empty = dwh_run.dwh(text, "upgrade")["seconds"]
+        again = dwh_run.dwh(text, "upgrade")["seconds"]
+    finally:
+        server.drop(url)
+    return {"upgrade_empty_s": empty, "upgrade_at_head_s": again}
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def derive(results: list[dict]) -> None:
+    for r in results:
+        r["bronze_vs_floor"] = _ratio(r.get("bronze"), r["floor_s"])
+        r["run_vs_floor"] = _ratio(r.get("run"), r["floor_s"])
+        r["s_per_million_sales"] = _ratio(r.get("run"), r["sales_lines"] / 1e6)
+        for peer in ("dbt", "pandas"):
+            # a stopped peer: the ratio is a lower bound (shown with ">")
+            r[f"{peer}_vs_dwh"] = _ratio(r.get(f"{peer}_s") or r.get(f"{peer}_stopped_after_s"),
+                                          r.get("bronze"))
+            r[f"{peer}_vs_dwh_lower_bound"] = bool(r.get(f"{peer}_stopped_after_s"))
+        for layer in ("bronze", "silver", "gold"):
+            r[f"{layer}_rows_per_s"] = _ratio(r.get(f"{layer}_rows"), r.get(layer))
+
+
+def _f(value, fmt="{:.2f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _peer(r: dict, peer: str) -> str:
+    if r.get(f"{peer}_vs_dwh") is None:
+        return "-"
+    return (">" if r.get(f"{peer}_vs_dwh_lower_bound") else "") + f"{r[f'{peer}_vs_dwh']:.1f}"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"Measured {report['when']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"PostgreSQL {report['server_version']} ({report['server']}), dwh --jobs {report['jobs']}.",
+        "",
+        "| data | rows | floor s | durable floor s | bronze s | silver s | gold s | checks s "
+        "| total s | bronze ÷ floor | total ÷ floor | dbt seed ÷ dwh | pandas ÷ dwh "
+        "| s per M sales | peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['dataset']} | {r['rows']:,} | {_f(r['floor_s'])} | {_f(r['durable_floor_s'])} "
+            f"| {_f(r.get('bronze'))} | {_f(r.get('silver'))} "
+            f"| {_f(r.get('gold'))} | {_f(r.get('checks'))} | {_f(r.get('run'))} "
+            f"| {_f(r['bronze_vs_floor'])} | {_f(r['run_vs_floor'])} "
+            f"| {_peer(r, 'dbt')} | {_peer(r, 'pandas')} "
+            f"| {_f(r['s_per_million_sales'], '{:.1f}')} | {_f(r['peak_rss_mib'], '{:.0f}')} |")
+    u = report["upgrade"]
+    lines += [
+        "",
+        f"`dwh upgrade` on an empty database: {u['upgrade_empty_s']:.2f} s; at head (nothing to "
+        f"migrate): {u['upgrade_at_head_s']:.2f} s; `dwh deploy` with nothing to migrate "
+        f"({report['results'][0]['dataset']}): {_f(report['results'][0].get('deploy_again_s'))} s. "
+        "Floor: plain COPY of the same files into unlogged tables, one session; durable floor: "
+        "the same into ordinary (WAL-logged) tables. Peers: "
+        "`dbt seed` (dbt-postgres) and pandas `read_csv` + `to_sql(method=\"multi\")`, "
+        "compared with dwh's bronze load of the same files. Times of whole process runs "
+        "(deploy, upgrade) include Python start-up. A peer is stopped once it has taken "
+        f"{report['peer_cap']:g}× dwh's bronze time; its ratio is then shown as `>cap`.",
+    ]
+    if report.get("targets"):
+        lines += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
+        for t in report["targets"]:
+            lines.append(f"| {t['what']} | {t['wanted']} | {t['measured']} | "
+                         f"{'yes' if t['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def targets(report: dict) -> list[dict]:
+    by = {r["dataset"]: r for r in report["results"]}
+    out = []
+
+    def add(what, wanted, measured, met):
+        out.append({"what": what, "wanted": wanted, "measured": measured, "met": met})
+
+    for scale in ("scale-10", "scale-100"):
+        if scale in by and by[scale]["bronze_vs_floor"]:
+            v = by[scale]["bronze_vs_floor"]
+            add(f"bronze vs floor, {scale}", "≤ 1.25×", f"{v:.2f}×", v <= TARGETS["bronze_vs_floor"])
+    if "scale-100" in by and by["scale-100"]["run_vs_floor"]:
+        v = by["scale-100"]["run_vs_floor"]
+        add("whole run vs floor, scale-100", "≤ 4×", f"{v:.2f}×", v <= TARGETS["run_vs_floor"])
+    if "scale-10" in by and "scale-100" in by:
+        v = by["scale-100"]["s_per_million_sales"] / by["scale-10"]["s_per_million_sales"]
+        add("s per million sales lines, 100 vs 10", "≤ 1.3×", f"{v:.2f}×", v <= TARGETS["linear_growth"])
+    peak = max(r["peak_rss_mib"] for r in report["results"])
+    add("peak memory of dwh, every scale", "< 150 MiB", f"{peak:.0f} MiB", peak < TARGETS["peak_rss_mib"])
+    for peer, key, wanted in (("dbt seed", "dbt_vs_dwh", 10.0), ("pandas to_sql", "pandas_vs_dwh", 3.0)):
+        ratios = [r[key] for r in report["results"] if r.get(key)]
+        if ratios:
+            add(f"{peer} ÷ dwh bronze, every dataset", f"≥ {wanted:g}×",
+                f"{min(ratios):.1f}× (smallest; a stopped peer counts at its cap)",
+                min(ratios) >= wanted)
+    u = report["upgrade"]["upgrade_empty_s"]
+    add("dwh upgrade head, empty database", "< 2 s", f"{u:.2f} s", u < TARGETS["upgrade_empty_s"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    server, home = _server(args)
+    datasets: list[tuple[str, Path]] = []
+    if not args.no_reference and data.reference_dir() is not None:
+        datasets.append(("reference", data.reference_dir()))
+    for scale in [int(s) for s in args.scales.split(",") if s.strip()]:
+        print(f"preparing the scale-{scale} sample (cached)...", file=sys.stderr, flush=True)
+        datasets.append((f"scale-{scale}", data.sample_dir(scale)))
+    started = time.perf_counter()
+    try:
+        report = {
+            "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "server_version": server.version(),
+            "server": "embedded" if home else "local server", "jobs": args.jobs,
+            "peer_cap": args.peer_cap,
+            "results": [measure(server, name, path, args, i == 0)
+                        for i, (name, path) in enumerate(datasets)],
+            "upgrade": upgrade_times(server),
+        }
+    finally:
+        if home is not None:
+            embedded.stop(home, force=True)
+    derive(report["results"])
+    report["targets"] = targets(report)
+    report["seconds"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    text = markdown(report)
+    (args.out / "latest.md").write_text(text)
+    print(text)
+    if args.update_readme:
+        readme = README.read_text()
+        if MARK_BEGIN in readme and MARK_END in readme:
+            head, rest = readme.split(MARK_BEGIN, 1)
+            README.write_text(head + MARK_BEGIN + "\n" + text + MARK_END + rest.split(MARK_END, 1)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The floor: every file loaded with plain COPY into unlogged tables without
+constraints, in one session (what no loader can beat on this server).  The
+durable floor is the same into ordinary (WAL-logged) tables: what any layer
+that survives a crash costs to write once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from bench.data import FILES
+
+
+def load(dsn: dict, source_dir: Path, *, unlogged: bool = True) -> dict:
+    conn = psycopg2.connect(**dsn)
+    conn.autocommit = True
+    rows = 0
+    start = time.perf_counter()
+    try:
+        with conn.cursor() as cur:
+            for table, (folder, name) in FILES.items():
+                path = source_dir / folder / name
+                with path.open("rb") as fh:
+                    header = fh.readline().decode("utf-8").strip().lower().split(",")
+                cur.execute(sql.SQL("CREATE {} TABLE {} ({})").format(
+                    sql.SQL("UNLOGGED" if unlogged else ""),
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)))
+                with path.open("rb") as fh:
+                    cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
+                                    .format(sql.Identifier(table)), fh, size=1 << 20)
+                rows += cur.rowcount
+    finally:
+        conn.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows}

