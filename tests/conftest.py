@@ -44,13 +44,28 @@ def safe_temp_dir(prefix: str) -> Path:
     return path
 
 
+SERVER_ROLES = ("dwh_loader", "dwh_reader")  # created by revision 0013, server-wide
+
+
 class Databases:
-    """Creates uniquely named databases on the test server; drops them all at the end."""
+    """Creates uniquely named databases on the test server; drops them all at the end,
+    and the warehouse roles too when this session created them and nothing uses them."""
 
     def __init__(self, server: URL):
         self.server = server
         self.prefix = f"dwh_test_{uuid.uuid4().hex[:8]}_"
         self.created: list[str] = []
+        self.roles_before = self._existing_roles()
+
+    def _existing_roles(self) -> set[str]:
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY (%s)",
+                            (list(SERVER_ROLES),))
+                return {r[0] for r in cur.fetchall()}
+        finally:
+            conn.close()
 
     def _admin(self):
         conn = psycopg2.connect(**_connect_kwargs(self.server.set(database="postgres")))
@@ -86,6 +101,17 @@ class Databases:
                     assert name.startswith(self.prefix)
                     cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         sql.Identifier(name)))
+                for role in SERVER_ROLES:
+                    if role in self.roles_before:
+                        continue  # not ours
+                    cur.execute(
+                        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND NOT EXISTS "
+                        "(SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass "
+                        "AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s)) AND NOT "
+                        "EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = "
+                        "(SELECT oid FROM pg_roles WHERE rolname = %s))", (role, role, role))
+                    if cur.fetchone()[0]:
+                        cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
         finally:
             conn.close()
 
