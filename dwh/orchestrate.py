@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ def orchestrate(settings: Settings, options: Options,
         try:
             if client:
                 _load_from_client(conn, url, run_id, options)
-            _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
+            _run_layers(conn, url, run_id, options)
         except psycopg2.Error as err:
             if err.diag.message_primary:
                 raise RunFailed(err.diag.message_primary, run_id) from err
@@ -184,6 +185,65 @@ def orchestrate(settings: Settings, options: Options,
         return runs.get(conn, run_id)
     finally:
         conn.close()  # also releases the warehouse lock
+
+
+def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
+    """Build, check and publish the run's layers: through the same step functions as
+    the procedures, with the steps of a wave (and the checks) on several connections."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regprocedure('setup.layer_steps(bigint, text)') IS NOT NULL")
+        steps_known = cur.fetchone()[0]
+    if options.layer == "bronze" or not steps_known:  # (a warehouse from before 0015)
+        _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
+        return
+    layers = ["bronze", "silver", "gold"] if options.layer == "all" else [options.layer]
+    if "bronze" in layers:
+        _call(conn, "CALL setup.orchestrate_bronze(%s)", run_id)  # staged, not published
+    for layer in [name for name in layers if name != "bronze"]:
+        with conn.cursor() as cur:
+            cur.execute("SELECT s.wave, s.target, s.statement FROM setup.layer_steps(%s, %s) "
+                        "WITH ORDINALITY AS s(wave, target, statement, n) ORDER BY s.wave, s.n",
+                        (run_id, layer))
+            plan = cur.fetchall()
+        for wave in sorted({w for w, _, _ in plan}):
+            _at_once(url, options.jobs, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
+                     [(run_id, layer, target, statement)
+                      for w, target, statement in plan if w == wave])
+    with conn.cursor() as cur:
+        cur.execute("SELECT check_name FROM setup.quality_checks WHERE enabled AND layer = ANY (%s) "
+                    "ORDER BY array_position(ARRAY['bronze', 'silver', 'gold'], layer), check_name",
+                    (layers,))
+        checks = [r[0] for r in cur.fetchall()]
+    _at_once(url, options.jobs, "CALL setup.run_check(%s, %s)", [(run_id, c) for c in checks])
+    _call(conn, "CALL setup.conclude_checks(%s)", run_id)
+    _call(conn, "CALL setup.publish(%s, %s)", run_id, layers)
+
+
+def _at_once(url: URL, jobs: int, statement: str, calls: list[tuple]) -> None:
+    """Run ``statement`` with each argument tuple, ``jobs`` at a time, each on its own
+    connection; every call finishes, then the first failure is raised."""
+
+    def one(args: tuple) -> None:
+        step_conn = db.raw_connect(url, application_name="dwh step")
+        try:
+            _call(step_conn, statement, *args)
+        finally:
+            step_conn.close()
+
+    if len(calls) <= 1 or jobs <= 1:
+        for args in calls:
+            one(args)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dwh-step") as pool:
+        futures = [pool.submit(one, args) for args in calls]
+        errors = []
+        for future in futures:
+            try:
+                future.result()
+            except (psycopg2.Error, DwhError) as err:
+                errors.append(err)
+    if errors:
+        raise errors[0]
 
 
 def _load_from_client(conn, url: URL, run_id: int, options: Options) -> None:

@@ -88,7 +88,7 @@ def test_a_migration_waits_for_a_running_pipeline(head_db, test_home, tmp_path):
             time.sleep(0.05)
         result = cli(head_db, "--lock-timeout", "0.3", "downgrade", "-1", "--yes")
         assert result.exit_code == 1
-        assert "pipeline run 1" in result.stderr and "CALL setup.orchestrate_all(1)" in result.stderr
+        assert "pipeline run 1" in result.stderr and "(dwh orchestrate, user " in result.stderr
         # Waiting (no timeout): the downgrade happens after the run finished.
         started = time.monotonic()
         result = cli(head_db, "downgrade", "-1", "--yes")
