@@ -63,9 +63,34 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 class Server:
     """Fresh databases on one server, dropped when done."""
 
+    ROLES = ("dwh_loader", "dwh_reader")  # created server-wide by the revisions
+
     def __init__(self, url: URL):
         self.url = url
         self.prefix = f"dwh_bench_{uuid.uuid4().hex[:6]}_"
+        self.roles_before = set(self._query("SELECT rolname FROM pg_roles WHERE rolname = ANY (%s)",
+                                            (list(self.ROLES),)))
+
+    def _query(self, statement: str, args=None) -> list:
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, args)
+                return [r[0] for r in cur.fetchall()] if cur.description else []
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Drop the roles this benchmark's databases created, once nothing uses them."""
+        for role in self.ROLES:
+            if role in self.roles_before:
+                continue
+            unused = self._query(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = "
+                "(SELECT oid FROM pg_roles WHERE rolname = %s))", (role, role))
+            if unused and unused[0]:
+                self._query(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
     def _admin(self):
         conn = psycopg2.connect(**_dsn(self.url.set(database="postgres")))
@@ -320,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             "upgrade": upgrade_times(server),
         }
     finally:
+        server.close()
         if home is not None:
             embedded.stop(home, force=True)
     derive(report["results"])
