@@ -19,12 +19,11 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
 from bench import data, dwh_run, floor, peers
-from dwh import embedded
+from dwh import db, embedded
 from dwh.settings import parse_url
 
 RESULTS = data.ROOT / "bench" / "results"
@@ -71,6 +70,9 @@ class Server:
         self.roles_before = set(self._query("SELECT rolname FROM pg_roles WHERE rolname = ANY (%s)",
                                             (list(self.ROLES),)))
 
+    def _admin(self):
+        return db.raw_connect(self.url.set(database="postgres"))
+
     def _query(self, statement: str, args=None) -> list:
         conn = self._admin()
         try:
@@ -82,20 +84,11 @@ class Server:
 
     def close(self) -> None:
         """Drop the roles this benchmark's databases created, once nothing uses them."""
-        for role in self.ROLES:
-            if role in self.roles_before:
-                continue
-            unused = self._query(
-                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND NOT EXISTS "
-                "(SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = "
-                "(SELECT oid FROM pg_roles WHERE rolname = %s))", (role, role))
-            if unused and unused[0]:
-                self._query(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-
-    def _admin(self):
-        conn = psycopg2.connect(**_dsn(self.url.set(database="postgres")))
-        conn.autocommit = True
-        return conn
+        conn = self._admin()
+        try:
+            db.drop_roles_if_unused(conn, [r for r in self.ROLES if r not in self.roles_before])
+        finally:
+            conn.close()
 
     def fresh(self, label: str) -> URL:
         name = self.prefix + label
@@ -125,12 +118,6 @@ class Server:
                 return cur.fetchone()[0]
         finally:
             conn.close()
-
-
-def _dsn(url: URL) -> dict:
-    from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
-
-    return PGDialect_psycopg2().create_connect_args(url)[1]
 
 
 def _server(args) -> tuple[Server, Path | None]:
@@ -173,7 +160,7 @@ def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
     for key, unlogged in (("floor_s", True), ("durable_floor_s", False)):
         url = server.fresh(f"{name}_floor")
         try:
-            result[key] = floor.load(_dsn(url), source, unlogged=unlogged)["seconds"]
+            result[key] = floor.load(url, source, unlogged=unlogged)["seconds"]
         finally:
             server.drop(url)
     print(f"[{name}] floor {result['floor_s']:.2f} s, durable floor "
@@ -185,7 +172,7 @@ def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
                              "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
         result["deploy_s"] = deploy["seconds"]
         result["peak_rss_mib"] = deploy["peak_rss_mib"]
-        result.update(dwh_run.layer_times(_dsn(url)))
+        result.update(dwh_run.layer_times(url))
         if first:  # the same deploy again: nothing to migrate
             again = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
                                 "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-import psycopg2
+from sqlalchemy.engine import URL
 
 from bench.data import ROOT
+from dwh import db, runs
 
 
 def _env() -> dict:
@@ -39,36 +39,17 @@ def dwh(url: str, *args: str) -> dict:
     return result
 
 
-LAYER_TIMES = """
-    SELECT s.layer, s.kind, min(s.started_at), max(s.finished_at),
-           sum(s.rows) FILTER (WHERE s.kind IN ('load', 'build') AND s.target LIKE s.layer || '.%%'
-                                 AND s.target <> 'bronze.load_jobs')
-      FROM setup.etl_run_steps s
-     WHERE s.run_id = (SELECT max(run_id) FROM setup.etl_runs)
-     GROUP BY s.layer, s.kind
-"""
-
-
-def layer_times(dsn: dict) -> dict:
-    """Seconds per layer (its loads/builds), checks, publish and the whole run."""
-    conn = psycopg2.connect(**dsn)
+def layer_times(url: URL) -> dict:
+    """Seconds per layer (its loads/builds), checks, publish and the whole run, read
+    from the run history the way `dwh runs` reads it."""
+    conn = db.raw_connect(url)
     try:
-        with conn.cursor() as cur:
-            cur.execute(LAYER_TIMES)
-            rows = cur.fetchall()
-            cur.execute("SELECT extract(epoch FROM finished_at - started_at), status "
-                        "FROM setup.etl_runs ORDER BY run_id DESC LIMIT 1")
-            run_seconds, status = cur.fetchone()
+        run = runs.recent(conn, 1)[0]
     finally:
         conn.close()
-    out: dict = {"run": float(run_seconds), "status": status}
-    spans: dict = {}
-    for layer, kind, start, end, rows in rows:
-        key = {"check": "checks", "publish": "publish"}.get(kind, layer)
-        lo, hi, n = spans.get(key, (start, end, 0))
-        spans[key] = (min(lo, start), max(hi, end), n + (rows or 0))
-    for key, (start, end, rows) in spans.items():
-        out[key] = (end - start).total_seconds()
-        if key in ("bronze", "silver", "gold"):
-            out[f"{key}_rows"] = int(rows)
+    out: dict = {"run": run.seconds, "status": run.status,
+                 "checks": run.kind_seconds("check"), "publish": run.kind_seconds("publish")}
+    for layer in runs.LAYERS:
+        out[layer] = run.layer_seconds(layer)
+        out[f"{layer}_rows"] = run.rows(layer)
     return out

@@ -8,15 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import sql
+from sqlalchemy.engine import URL
 
 from bench.data import FILES
+from dwh import db
 
 
-def load(dsn: dict, source_dir: Path, *, unlogged: bool = True) -> dict:
-    conn = psycopg2.connect(**dsn)
-    conn.autocommit = True
+def load(url: URL, source_dir: Path, *, unlogged: bool = True) -> dict:
+    conn = db.raw_connect(url)
     rows = 0
     start = time.perf_counter()
     try:

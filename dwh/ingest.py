@@ -10,7 +10,6 @@ the same SQL functions the server-side load uses, so both paths report alike.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,23 +85,39 @@ def _header(path: Path) -> str:
                         f"position {err.start + 1}); save the file as UTF-8") from err
 
 
+def _step_begin(conn, run_id: int, job: Job) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT setup.step_begin(%s, 'bronze', 'load', %s)",
+                    (run_id, f"bronze.{job.table_name}"))
+        return cur.fetchone()[0]
+
+
+def _load_end(conn, run_id: int, step: int, job: Job, path: Path, rows: int | None,
+              failure: str | None) -> None:
+    """The load's row in bronze.load_log and the end of its step."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT setup.bronze_load_end(%s, %s, %s, %s, 'client', %s, %s, %s)",
+                    (run_id, step, job.table_name, str(path),
+                     "failed" if failure else "succeeded", rows, failure))
+
+
 def load_one(url: URL, run_id: int, job: Job, path: Path) -> int:
     """Load one file into bronze_stage, recorded as a step of ``run_id``."""
-    conn = db.raw_connect(url, application_name="dwh load")
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT setup.step_begin(%s, 'bronze', 'load', %s)",
-                        (run_id, f"bronze.{job.table_name}"))
-            step = cur.fetchone()[0]
+        conn = db.raw_connect(url, application_name="dwh load")
+    except DwhError as err:  # e.g. the server went away: still this job's failure
+        raise LoadError(f"bronze.{job.table_name}: {err}") from err
+    try:
+        step = _step_begin(conn, run_id, job)
         conn.autocommit = False
         try:
-            rows = _copy(conn, run_id, step, job, path)
+            rows = _copy(conn, job, path)
+            _load_end(conn, run_id, step, job, path, rows, None)
+            conn.commit()  # the rows and their record, together
         except (LoadError, psycopg2.Error, OSError) as err:
             conn.rollback()
             message = _describe(conn, path, err)
-            with conn.cursor() as cur:
-                cur.execute("SELECT setup.bronze_load_end(%s, %s, %s, %s, 'client', 'failed', "
-                            "NULL, %s)", (run_id, step, job.table_name, str(path), message))
+            _load_end(conn, run_id, step, job, path, None, message)
             conn.commit()
             raise LoadError(message, step) from err
         return rows
@@ -110,7 +125,7 @@ def load_one(url: URL, run_id: int, job: Job, path: Path) -> int:
         conn.close()
 
 
-def _copy(conn, run_id: int, step: int, job: Job, path: Path) -> int:
+def _copy(conn, job: Job, path: Path) -> int:
     header = _header(path)
     table = sql.Identifier("bronze_stage", job.table_name)
     with conn.cursor() as cur:
@@ -123,40 +138,22 @@ def _copy(conn, run_id: int, step: int, job: Job, path: Path) -> int:
             cur.copy_expert(copy, fh, size=COPY_CHUNK)
         rows = cur.rowcount
         cur.execute(sql.SQL("ANALYZE {}").format(table))
-        cur.execute("SELECT setup.bronze_load_end(%s, %s, %s, %s, 'client', 'succeeded', %s, NULL)",
-                    (run_id, step, job.table_name, str(path), rows))
-    conn.commit()
     return rows
 
 
 def record_failure(conn, run_id: int, job: Job, path: Path, message: str) -> int:
     """Record a load that could not even start (its file is missing); returns the step."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT setup.step_begin(%s, 'bronze', 'load', %s)",
-                    (run_id, f"bronze.{job.table_name}"))
-        step = cur.fetchone()[0]
-        cur.execute("SELECT setup.bronze_load_end(%s, %s, %s, %s, 'client', 'failed', NULL, %s)",
-                    (run_id, step, job.table_name, str(path), message))
+    step = _step_begin(conn, run_id, job)
+    _load_end(conn, run_id, step, job, path, None, message)
     return step
 
 
 def load_all(url: URL, run_id: int, planned: list[tuple[Job, Path]], parallel: int) -> dict[str, int]:
     """Load every (job, file), ``parallel`` at a time; all are tried, then the first
     failure (in load order) is raised."""
-    results: dict[str, int] = {}
-    failures: list[LoadError] = []
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="dwh-load") as pool:
-        futures = [(job, pool.submit(load_one, url, run_id, job, path)) for job, path in planned]
-        for job, future in futures:
-            try:
-                results[job.table_name] = future.result()
-            except LoadError as err:
-                failures.append(err)
-            except DwhError as err:  # e.g. the server went away: still this job's failure
-                failures.append(LoadError(f"bronze.{job.table_name}: {err}"))
-    if failures:
-        raise failures[0]
-    return results
+    rows = db.run_parallel(lambda item: load_one(url, run_id, *item), planned, parallel,
+                           failures=(LoadError,))
+    return {job.table_name: n for (job, _), n in zip(planned, rows)}
 
 
 def _describe(conn, path: Path, err: BaseException) -> str:

@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +149,7 @@ def orchestrate(settings: Settings, options: Options,
                 raise NotDeployed(f"the warehouse in {render_url(url)} is not deployed (no "
                                   f"setup.orchestrate_all): run dwh upgrade, or dwh deploy")
         # The lock migrations take too: a run never sees a half-migrated schema.
-        db.lock_for_run(conn, settings.lock_timeout_s)
+        db.take_lock(conn, settings.lock_timeout_s)
         with conn.cursor() as cur:
             client = options.source_dir is not None and options.layer in ("bronze", "all")
             cur.execute("SELECT setup.begin_run(%s, %s)",
@@ -220,8 +219,8 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
 
 
 def _at_once(url: URL, jobs: int, statement: str, calls: list[tuple]) -> None:
-    """Run ``statement`` with each argument tuple, ``jobs`` at a time, each on its own
-    connection; every call finishes, then the first failure is raised."""
+    """``statement`` with each argument tuple, ``jobs`` at a time, each on a connection
+    of its own; every call finishes, then the first failure is raised."""
 
     def one(args: tuple) -> None:
         step_conn = db.raw_connect(url, application_name="dwh step")
@@ -230,20 +229,7 @@ def _at_once(url: URL, jobs: int, statement: str, calls: list[tuple]) -> None:
         finally:
             step_conn.close()
 
-    if len(calls) <= 1 or jobs <= 1:
-        for args in calls:
-            one(args)
-        return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dwh-step") as pool:
-        futures = [pool.submit(one, args) for args in calls]
-        errors = []
-        for future in futures:
-            try:
-                future.result()
-            except (psycopg2.Error, DwhError) as err:
-                errors.append(err)
-    if errors:
-        raise errors[0]
+    db.run_parallel(one, calls, jobs)
 
 
 def _load_from_client(conn, url: URL, run_id: int, options: Options) -> None:
@@ -275,8 +261,6 @@ def deploy(settings: Settings, options: Options,
            on_step: Callable[[runs.Step], None] | None = None) -> Deployment:
     """What a CI/CD job runs: create the database if missing, upgrade to head, run."""
     options.validate()
-    created = False
-    if not settings.uses_embedded:  # the embedded server creates its database itself
-        created = db.create_database(resolve_url(settings))
+    _, created = db.create_warehouse(settings)
     change = migrate.upgrade(settings, "head")
     return Deployment(created, change, orchestrate(settings, options, on_step))

@@ -40,9 +40,11 @@ class Step:
 
     @property
     def seconds(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
+        return _seconds(self.started_at, self.finished_at)
+
+
+def _seconds(start: dt.datetime, end: dt.datetime | None) -> float | None:
+    return None if end is None else (end - start).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -59,20 +61,33 @@ class Run:
 
     @property
     def seconds(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
+        return _seconds(self.started_at, self.finished_at)
+
+    def table_steps(self, layer: str) -> list[Step]:
+        """The steps that loaded (bronze) or built (silver, gold) one of a layer's tables."""
+        kind = "load" if layer == "bronze" else "build"
+        return [s for s in self.steps if s.layer == layer and s.kind == kind
+                and s.target.startswith(layer + ".") and s.target != "bronze.load_jobs"]
 
     def rows(self, layer: str) -> int:
-        """Rows written into a layer's tables (loaded or built) by this run."""
-        kind = "load" if layer == "bronze" else "build"
-        return sum(s.rows or 0 for s in self.steps
-                   if s.layer == layer and s.kind == kind and s.status == "succeeded"
-                   and s.target.startswith(layer + "."))
+        """Rows written into a layer's tables by this run."""
+        return sum(s.rows or 0 for s in self.table_steps(layer) if s.status == "succeeded")
+
+    def span(self, steps: list[Step]) -> float:
+        """Wall-clock seconds from the first of ``steps`` starting to the last ending
+        (steps may run at once: their durations do not add up)."""
+        ended = [s for s in steps if s.finished_at is not None]
+        if not ended:
+            return 0.0
+        return (max(s.finished_at for s in ended) - min(s.started_at for s in ended)).total_seconds()
 
     def layer_seconds(self, layer: str) -> float:
-        return sum(s.seconds or 0 for s in self.steps
-                   if s.layer == layer and s.kind in ("load", "build"))
+        """Wall-clock seconds of a layer's loads or builds, preparation included."""
+        return self.span([s for s in self.steps if s.layer == layer and s.kind in ("load", "build")])
+
+    def kind_seconds(self, kind: str) -> float:
+        """Wall-clock seconds of the run's checks (``check``) or its publish."""
+        return self.span([s for s in self.steps if s.kind == kind])
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -86,11 +101,11 @@ class Run:
         return data
 
 
-def steps(conn, run_id: int, *, after: int = 0, finished_only: bool = False) -> list[Step]:
-    query = (f"SELECT {_STEP_COLUMNS} FROM setup.etl_run_steps WHERE run_id = %s AND step_id > %s"
+def steps(conn, run_id: int, *, finished_only: bool = False) -> list[Step]:
+    query = (f"SELECT {_STEP_COLUMNS} FROM setup.etl_run_steps WHERE run_id = %s"
              + (" AND finished_at IS NOT NULL" if finished_only else "") + " ORDER BY step_id")
     with conn.cursor() as cur:
-        cur.execute(query, (run_id, after))
+        cur.execute(query, (run_id,))
         return [Step(*row) for row in cur.fetchall()]
 
 
@@ -107,7 +122,13 @@ def recent(conn, last: int) -> list[Run]:
     with conn.cursor() as cur:
         cur.execute(_RUN_QUERY + " ORDER BY r.run_id DESC LIMIT %s", (last,))
         rows = cur.fetchall()
-    return [Run(*row, steps=steps(conn, row[0])) for row in rows]
+        # every step of those runs in one round trip
+        cur.execute(f"SELECT run_id, {_STEP_COLUMNS} FROM setup.etl_run_steps "
+                    "WHERE run_id = ANY (%s) ORDER BY step_id", ([row[0] for row in rows],))
+        by_run: dict[int, list[Step]] = {}
+        for run_id, *step in cur.fetchall():
+            by_run.setdefault(run_id, []).append(Step(*step))
+    return [Run(*row, steps=by_run.get(row[0], [])) for row in rows]
 
 
 def list_runs(settings: Settings, last: int = 10) -> list[Run]:

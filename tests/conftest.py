@@ -22,7 +22,7 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
-from dwh import embedded, migrate
+from dwh import db, embedded, migrate
 from dwh.settings import Settings, parse_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,17 +101,7 @@ class Databases:
                     assert name.startswith(self.prefix)
                     cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         sql.Identifier(name)))
-                for role in SERVER_ROLES:
-                    if role in self.roles_before:
-                        continue  # not ours
-                    cur.execute(
-                        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND NOT EXISTS "
-                        "(SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass "
-                        "AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s)) AND NOT "
-                        "EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = "
-                        "(SELECT oid FROM pg_roles WHERE rolname = %s))", (role, role, role))
-                    if cur.fetchone()[0]:
-                        cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+                db.drop_roles_if_unused(conn, [r for r in SERVER_ROLES if r not in self.roles_before])
         finally:
             conn.close()
 

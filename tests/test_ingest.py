@@ -216,8 +216,7 @@ def psql_path() -> str:
     if shutil.which("psql") is None:
         from dwh import embedded
 
-        pgserver = embedded._pgserver()
-        path = f"{pgserver.utils.POSTGRES_VERSIONS[pgserver.TARGET_POSTGRES_VERSION]}:{path}"
+        path = f"{embedded.bin_dir()}:{path}"
     return path
 
 
