@@ -34,11 +34,12 @@ def read(root: Path, table: str) -> list[dict[str, str | None]]:
 
 
 def to_int(v: str | None) -> int | None:
-    return int(v) if v is not None and re.fullmatch(r"-?\d{1,9}", v) else None
+    # ASCII digits only: Python's \d (and int()) would also take other scripts' digits.
+    return int(v) if v is not None and re.fullmatch(r"-?[0-9]{1,9}", v) else None
 
 
 def iso_date(v: str | None) -> dt.date | None:
-    if v is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+    if v is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
         return None
     try:
         return dt.date.fromisoformat(v)
@@ -47,7 +48,7 @@ def iso_date(v: str | None) -> dt.date | None:
 
 
 def yyyymmdd(v: str | None) -> dt.date | None:
-    if v is None or not re.fullmatch(r"\d{8}", v):
+    if v is None or not re.fullmatch(r"[0-9]{8}", v):
         return None
     y, m, d = int(v[:4]), int(v[4:6]), int(v[6:])
     if y < 1 or not 1 <= m <= 12 or not 1 <= d <= calendar.monthrange(y, m)[1]:
