@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from contextlib import contextmanager
 
 import psycopg2
@@ -25,8 +25,6 @@ from dwh.errors import DatabaseMissing, DatabaseUnavailable, DwhError, LockTimeo
 from dwh.settings import Settings, render_server, render_url, resolve_url, with_database
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 APPLICATION_NAME = "dwh"
 CONNECT_TIMEOUT_S = 10
@@ -255,23 +253,69 @@ def warehouse_lock(conn: Connection, *, timeout_s: float | None = None) -> Itera
                 raw.autocommit = False
 
 
-def run_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
-                 failures: tuple[type[BaseException], ...] = (psycopg2.Error, DwhError)) -> list[R]:
-    """``fn`` on every item, ``jobs`` at a time (each call opens its own connection);
-    every call finishes, then the first failure (in the items' order) is raised."""
-    if jobs <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dwh") as pool:
-        futures = [pool.submit(fn, item) for item in items]
-    results, errors = [], []
-    for future in futures:
-        try:
-            results.append(future.result())
-        except failures as err:
-            errors.append(err)
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One unit of work for ``run_graph``: ``run`` (opening its own connection) once
+    everything it ``needs`` is done.  Names are tables ('silver.crm_cust_info') or
+    whole layers ('bronze'): a layer covers its tables, whether it is needed or provided.
+    A need that no task of the graph provides is met already."""
+    name: str
+    run: Callable[[], object]
+    provides: frozenset[str] = frozenset()
+    needs: frozenset[str] = frozenset()
+    #: still started after another task failed (a load: every file's problem shows)
+    after_failure: bool = False
+
+
+def run_graph(tasks: Sequence[Task], jobs: int,
+              failures: tuple[type[BaseException], ...] = (psycopg2.Error, DwhError)) -> None:
+    """Run every task once its needs are done, ``jobs`` at a time, the ready task that
+    comes first in ``tasks`` first.  After a failure only ``after_failure`` tasks start;
+    the running ones finish, then the first failure (in the order of ``tasks``) is raised."""
+    order = {id(task): n for n, task in enumerate(tasks)}
+    pending = list(tasks)
+    unfinished = {name for task in tasks for name in task.provides}
+    provided_by = {}
+    for task in tasks:
+        for name in task.provides:
+            provided_by.setdefault(name, []).append(task)
+    errors: list[tuple[int, BaseException]] = []
+
+    def waits(need: str) -> bool:  # 'bronze' covers 'bronze.x', either way round
+        return any(name == need or name.startswith(need + ".") or need.startswith(name + ".")
+                   for name in unfinished)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="dwh") as pool:
+        running: dict[Future, Task] = {}
+        while pending or running:
+            for task in [t for t in pending if not any(waits(n) for n in t.needs)]:
+                if len(running) >= max(1, jobs):
+                    break
+                pending.remove(task)
+                if errors and not task.after_failure:
+                    continue
+                running[pool.submit(task.run)] = task
+            if not running:
+                if pending and not errors:
+                    names = ", ".join(t.name for t in pending)
+                    raise ValueError(f"tasks that can never start (a need nothing provides "
+                                     f"in time, or a cycle): {names}")
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                try:
+                    future.result()
+                except failures as err:
+                    errors.append((order[id(task)], err))
+                    pending = [t for t in pending if t.after_failure]
+                    continue  # what it would have built never comes
+                busy = pending + list(running.values())
+                unfinished.difference_update(
+                    name for name in task.provides
+                    if not any(t in busy for t in provided_by[name]))
     if errors:
-        raise errors[0]
-    return results
+        raise min(errors, key=lambda e: e[0])[1]
 
 
 def drop_roles_if_unused(raw_conn, roles: Iterable[str]) -> list[str]:

@@ -148,14 +148,6 @@ def record_failure(conn, run_id: int, job: Job, path: Path, message: str) -> int
     return step
 
 
-def load_all(url: URL, run_id: int, planned: list[tuple[Job, Path]], parallel: int) -> dict[str, int]:
-    """Load every (job, file), ``parallel`` at a time; all are tried, then the first
-    failure (in load order) is raised."""
-    rows = db.run_parallel(lambda item: load_one(url, run_id, *item), planned, parallel,
-                           failures=(LoadError,))
-    return {job.table_name: n for (job, _), n in zip(planned, rows)}
-
-
 def _describe(conn, path: Path, err: BaseException) -> str:
     if isinstance(err, LoadError):
         return str(err)

@@ -2,8 +2,10 @@
 
 ``CALL setup.orchestrate_all()`` does the whole job inside the database; this
 module adds what a client can: loading bronze from the client's files (for a
-server that cannot read them, see ``ingest``), and live progress read from the
-committed run history (psycopg2 hands NOTICEs over only after a CALL returns).
+server that cannot read them, see ``ingest``), running the steps of
+``setup.run_plan`` several at once, each as soon as what it reads is built, and
+live progress read from the committed run history (psycopg2 hands NOTICEs over
+only after a CALL returns).
 """
 
 from __future__ import annotations
@@ -162,8 +164,6 @@ def orchestrate(settings: Settings, options: Options,
             progress = _Progress(url, run_id, on_step)
             progress.start()
         try:
-            if client:
-                _load_from_client(conn, url, run_id, options)
             _run_layers(conn, url, run_id, options)
         except psycopg2.Error as err:
             if err.diag.message_primary:
@@ -187,52 +187,66 @@ def orchestrate(settings: Settings, options: Options,
 
 
 def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
-    """Build, check and publish the run's layers: through the same step functions as
-    the procedures, with the steps of a wave (and the checks) on several connections."""
+    """Load, build, check and publish the run's layers: the client's loads, then
+    setup.run_plan, each step (through the same step functions as the procedures) as
+    soon as what it reads is done, ``options.jobs`` at a time on connections of their
+    own; then the checks decide and everything is published at once."""
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regprocedure('setup.layer_steps(bigint, text)') IS NOT NULL")
-        steps_known = cur.fetchone()[0]
-    if options.layer == "bronze" or not steps_known:  # (a warehouse from before 0015)
+        cur.execute("SELECT to_regprocedure('setup.run_plan(bigint, text[])') IS NOT NULL")
+        planned = cur.fetchone()[0]
+    client = options.source_dir is not None and options.layer in ("bronze", "all")
+    loads = _client_loads(conn, url, run_id, options) if client else []
+    if options.layer == "bronze" or not planned:  # (a warehouse from before 0018)
+        _run_graph(conn, run_id, loads, options.jobs)
         _call(conn, f"CALL setup.orchestrate_{options.layer}(%s)", run_id)
         return
     layers = ["bronze", "silver", "gold"] if options.layer == "all" else [options.layer]
+    tasks = list(loads)
     if "bronze" in layers:
-        _call(conn, "CALL setup.orchestrate_bronze(%s)", run_id)  # staged, not published
-    for layer in [name for name in layers if name != "bronze"]:
-        with conn.cursor() as cur:
-            cur.execute("SELECT s.wave, s.target, s.statement FROM setup.layer_steps(%s, %s) "
-                        "WITH ORDINALITY AS s(wave, target, statement, n) ORDER BY s.wave, s.n",
-                        (run_id, layer))
-            plan = cur.fetchall()
-        for wave in sorted({w for w, _, _ in plan}):
-            _at_once(url, options.jobs, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
-                     [(run_id, layer, target, statement)
-                      for w, target, statement in plan if w == wave])
+        # the server's own loads, or (client) the check that every load is in; staged
+        tasks.append(db.Task("bronze", _on_own_connection(
+            url, "CALL setup.orchestrate_bronze(%s)", run_id),
+            provides=frozenset() if client else frozenset({"bronze"}),
+            needs=frozenset({"bronze"}) if client else frozenset()))
     with conn.cursor() as cur:
-        cur.execute("SELECT check_name FROM setup.quality_checks WHERE enabled AND layer = ANY (%s) "
-                    "ORDER BY array_position(ARRAY['bronze', 'silver', 'gold'], layer), check_name",
-                    (layers,))
-        checks = [r[0] for r in cur.fetchall()]
-    _at_once(url, options.jobs, "CALL setup.run_check(%s, %s)", [(run_id, c) for c in checks])
+        cur.execute("SELECT p.layer, p.kind, p.target, p.statement, p.needs "
+                    "FROM setup.run_plan(%s, %s) WITH ORDINALITY AS p(layer, kind, target, "
+                    "statement, needs, n) ORDER BY p.n", (run_id, layers))
+        plan = cur.fetchall()
+    for layer, kind, target, statement, needs in plan:
+        if kind == "build":
+            call = _on_own_connection(url, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
+                                      run_id, layer, target, statement)
+        else:
+            call = _on_own_connection(url, statement)
+        tasks.append(db.Task(f"{layer} {kind} {target}", call,
+                             provides=frozenset({target}) if kind == "build" else frozenset(),
+                             needs=frozenset(needs)))
+    _run_graph(conn, run_id, tasks, options.jobs)
     _call(conn, "CALL setup.conclude_checks(%s)", run_id)
     _call(conn, "CALL setup.publish(%s, %s)", run_id, layers)
 
 
-def _at_once(url: URL, jobs: int, statement: str, calls: list[tuple]) -> None:
-    """``statement`` with each argument tuple, ``jobs`` at a time, each on a connection
-    of its own; every call finishes, then the first failure is raised."""
-
-    def one(args: tuple) -> None:
+def _on_own_connection(url: URL, statement: str, *args) -> Callable[[], None]:
+    def call() -> None:
         step_conn = db.raw_connect(url, application_name="dwh step")
         try:
             _call(step_conn, statement, *args)
         finally:
             step_conn.close()
+    return call
 
-    db.run_parallel(one, calls, jobs)
+
+def _run_graph(conn, run_id: int, tasks: list[db.Task], jobs: int) -> None:
+    try:
+        db.run_graph(tasks, jobs, failures=(psycopg2.Error, DwhError))
+    except ingest.LoadError as err:  # recorded as its step; the run fails with it
+        raise _fail(conn, run_id, err.step_id, str(err)) from err
 
 
-def _load_from_client(conn, url: URL, run_id: int, options: Options) -> None:
+def _client_loads(conn, url: URL, run_id: int, options: Options) -> list[db.Task]:
+    """The client's loads as tasks, largest file first (it is the longest to load);
+    a missing file fails the run before any load starts."""
     assert options.source_dir is not None
     _call(conn, "CALL setup.run_step(%s, 'bronze', 'build', 'bronze.load_jobs', "
                 "'SELECT setup.prepare_bronze()')", run_id)
@@ -244,10 +258,11 @@ def _load_from_client(conn, url: URL, run_id: int, options: Options) -> None:
             expected = options.source_dir / f"source_{job.source}" / job.file_name
             step = ingest.record_failure(conn, run_id, job, expected, str(err))
             raise _fail(conn, run_id, step, str(err)) from err
-    try:
-        ingest.load_all(url, run_id, planned, options.jobs)
-    except ingest.LoadError as err:
-        raise _fail(conn, run_id, err.step_id, str(err)) from err
+    planned.sort(key=lambda item: -item[1].stat().st_size)
+    return [db.Task(f"bronze load {job.table_name}",
+                    lambda job=job, path=path: ingest.load_one(url, run_id, job, path),
+                    provides=frozenset({f"bronze.{job.table_name}"}), after_failure=True)
+            for job, path in planned]
 
 
 @dataclass(frozen=True)
