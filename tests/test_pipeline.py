@@ -103,9 +103,11 @@ def test_reference_data_end_to_end(head_db, test_home, tmp_path):
     assert logged == [(6, True)]
 
 
-def test_sample_end_to_end_matches_the_rules(head_db, test_home, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 8])
+def test_sample_end_to_end_matches_the_rules(jobs, head_db, test_home, tmp_path):
+    """One step at a time, or as many at once as setup.run_plan allows: the same result."""
     source = sample.generate(tmp_path / "sample", scale=1, seed=7).root
-    result = run(head_db, test_home, source)
+    result = run(head_db, test_home, source, jobs=jobs)
     assert result.status == "succeeded"
     assert_matches_oracle(head_db, source)
     assert_keys_sound(head_db)
@@ -403,3 +405,22 @@ def test_numbers_of_sales_lines_parse_as_the_rules_say(head_db, test_home, tmp_p
         for r in oracle.read(source, "crm_sales_details"))
     assert unparseable > 0
     assert check_outcomes(head_db, run_id)["bronze_unparseable_numbers"] == ("warning", unparseable)
+
+
+@pytest.mark.parametrize("file, old, new", [
+    ("source_crm/cust_info.csv", "11000,AW00011000,", "11000,AW00011000 ,"),
+    ("source_erp/LOC_A101.csv", "AW-00011000,DE", " AW-00011000,DE"),
+    ("source_erp/PX_CAT_G1V2.csv", "CO_RF,Components,", "CO_RF,Components ,"),
+    ("source_crm/sales_details.csv", "SO2,", "SO2 ,"),
+])
+def test_untrimmed_text_fails_its_check(file, old, new, head_db, test_home, tmp_path):
+    """A key, name or category silver keeps as delivered with a space at either end is
+    one violation of silver_no_untrimmed_text (an error: the run fails)."""
+    source = write_tiny(tmp_path / "src")
+    path = source / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(RunFailed, match=r"quality checks failed: silver_no_untrimmed_text \(1 rows"):
+        run(head_db, test_home, source)
+    assert check_outcomes(head_db, last_run(head_db)[0])["silver_no_untrimmed_text"][0] == "failed"
