@@ -205,6 +205,19 @@ def expected(root: Path, today: dt.date) -> Expected:
     return Expected(s, gold(s))
 
 
+def unreadable_dates(root: Path) -> int:
+    """Rows with a date given but not a real day: sales lines (counted once however
+    many of their three dates), customers, products and birth dates."""
+    def bad(v: str | None, parse) -> bool:
+        return v is not None and parse(v) is None
+
+    return (sum(1 for r in read(root, "crm_sales_details")
+                if any(bad(r[c], yyyymmdd) for c in ("sls_order_dt", "sls_ship_dt", "sls_due_dt")))
+            + sum(1 for r in read(root, "crm_cust_info") if bad(r["cst_create_date"], iso_date))
+            + sum(1 for r in read(root, "crm_prd_info") if bad(r["prd_start_dt"], iso_date))
+            + sum(1 for r in read(root, "erp_cust_az12") if bad(r["bdate"], iso_date)))
+
+
 def sales_per_country(e: Expected) -> Counter:
     country = {c["customer_id"]: c["country"] for c in e.gold["dim_customers"]}
     totals: Counter = Counter()

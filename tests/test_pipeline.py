@@ -93,6 +93,7 @@ def test_reference_data_end_to_end(head_db, test_home, tmp_path):
     no_order_date = sum(1 for r in expected.silver["crm_sales_details"] if r["sls_order_dt"] is None)
     assert outcomes["silver_birthdates_before_1924"] == ("warning", before_1924)
     assert outcomes["silver_sales_without_order_date"] == ("warning", no_order_date)
+    assert outcomes["bronze_unparseable_dates"] == ("warning", oracle.unreadable_dates(REFERENCE))
     # Bronze holds the files as delivered: as many rows as data lines.
     for table, (folder, name) in oracle.FILES.items():
         lines = sum(1 for _ in sample.lines(next(p for p in (REFERENCE / folder).iterdir()
@@ -117,6 +118,7 @@ def test_sample_end_to_end_matches_the_rules(jobs, head_db, test_home, tmp_path)
                  "bronze_unparseable_dates", "silver_birthdates_before_1924",
                  "silver_sales_without_order_date"):
         assert outcomes[name][0] == "warning" and outcomes[name][1] > 0, name
+    assert outcomes["bronze_unparseable_dates"][1] == oracle.unreadable_dates(source)
     assert all(s != "failed" for s, _ in outcomes.values())
 
 
