@@ -32,7 +32,10 @@ COMMON_OPTIONS = dict(
 
 def run_offline() -> None:
     """``--sql``: write the script; nothing is resolved or started."""
-    context.configure(dialect_name="postgresql", literal_binds=True, **COMMON_OPTIONS)
+    # paramstyle "named": a literal's % is written as is (pyformat, psycopg2's default,
+    # would double it, and psql would store '%%').
+    context.configure(dialect_name="postgresql", literal_binds=True,
+                      dialect_opts={"paramstyle": "named"}, **COMMON_OPTIONS)
     context.execute(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA}")
     with context.begin_transaction():
         context.run_migrations()

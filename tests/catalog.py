@@ -74,12 +74,23 @@ QUERIES = {
 }
 
 
+SEEDED = {
+    "setup.etl_config": "key, value, description",
+    "setup.quality_checks": "check_name, layer, severity, description, query, enabled",
+}
+
+
 def snapshot(conn: Connection, *, with_rows: bool = True) -> dict[str, list[tuple]]:
     """Catalog objects of the user schemas (and row counts of their tables)."""
     snap = {
         name: sorted((tuple(map(_text, row)) for row in conn.execute(text(query))), key=repr)
         for name, query in QUERIES.items()
     }
+    # The rows revisions own: the seeded settings and the quality checks' definitions.
+    for table, columns in SEEDED.items():
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None:
+            snap[table] = sorted((tuple(map(_text, row)) for row in conn.execute(
+                text(f"SELECT {columns} FROM {table}"))), key=repr)
     if with_rows:
         tables = conn.execute(text(f"""
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
