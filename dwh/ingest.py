@@ -137,6 +137,11 @@ def _copy(conn, job: Job, path: Path) -> int:
         with path.open("rb") as fh:
             cur.copy_expert(copy, fh, size=COPY_CHUNK)
         rows = cur.rowcount
+        # A sample as small as run.bronze_statistics_target asks (this transaction
+        # only), as setup.load_bronze_file does for the server's loads.
+        cur.execute("SELECT set_config('default_statistics_target', value, true) "
+                    "FROM setup.etl_config WHERE key = 'run.bronze_statistics_target' "
+                    "AND value IS NOT NULL")
         cur.execute(sql.SQL("ANALYZE {}").format(table))
     return rows
 

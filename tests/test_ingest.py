@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dwh import sample
 from dwh.errors import RunFailed
 from tests.conftest import ROOT, safe_temp_dir, url_string
 from tests.warehouse import TINY, connect, fingerprint, last_run, query, run, write_tiny
@@ -244,3 +245,30 @@ def test_orchestrate_all_sh(head_db, readable_dir):
         assert re.search(rf"\[{layer}\] completed in \d+\.\d+s", out.stdout), out.stdout
     assert "ORCHESTRATION COMPLETE" in out.stdout
     assert query(head_db, "SELECT count(*) FROM gold.fact_sales") == [(3,)]
+
+
+@pytest.mark.parametrize("path_kind", ["client", "server"])
+def test_bronze_statistics_follow_their_setting(path_kind, head_db, test_home, readable_dir):
+    """The ANALYZE after each bronze load samples as run.bronze_statistics_target says
+    (a histogram of target + 1 bounds, PostgreSQL's rule); silver keeps the server's."""
+    root = sample.generate(readable_dir / "sample", scale=1, seed=5).root
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+    def bounds(schema: str) -> int:
+        return query(head_db, "SELECT array_length(histogram_bounds::text::text[], 1) "
+                              "FROM pg_stats WHERE schemaname = %s "
+                              "AND tablename = 'crm_sales_details' AND attname = 'sls_ord_num'",
+                     (schema,))[0][0]
+
+    for target in (10, 25):
+        query(head_db, "UPDATE setup.etl_config SET value = %s "
+                       "WHERE key = 'run.bronze_statistics_target'", (str(target),))
+        if path_kind == "client":
+            assert run(head_db, test_home, root).status == "succeeded"
+        else:
+            _server_paths(head_db, root)
+            assert _call_all(head_db) == ""
+        assert bounds("bronze") == target + 1
+    default = int(query(head_db, "SELECT current_setting('default_statistics_target')")[0][0])
+    assert bounds("silver") == default + 1
