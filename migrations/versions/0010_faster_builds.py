@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import insert
 
-from dwh import sqlfiles
+from dwh import seeds, sqlfiles
 
 revision: str = "0010"
 down_revision: str | Sequence[str] | None = "0009"
@@ -45,8 +45,6 @@ SQL: dict[str, int] = {
     "setup.orchestrate_gold": 2,
 }
 
-quality_checks = sa.table("quality_checks", sa.column("check_name", sa.Text),
-                          sa.column("query", sa.Text), schema="setup")
 DATES_CHECK = "bronze_unparseable_dates"
 OLD_DATES_QUERY = (
     "SELECT 1 FROM {bronze}.crm_sales_details"
@@ -94,13 +92,6 @@ SEED = [
 ]
 
 
-def _set_query(old: str, new: str) -> None:
-    # Only a check still as shipped is changed: a user's own edit is kept.
-    op.execute(quality_checks.update()
-               .where(quality_checks.c.check_name == DATES_CHECK, quality_checks.c.query == old)
-               .values(query=new))
-
-
 def upgrade() -> None:
     op.create_table(
         "calendar",
@@ -125,11 +116,11 @@ def upgrade() -> None:
     op.execute("ANALYZE setup.calendar")
     op.execute(insert(etl_config).values(SEED).on_conflict_do_nothing(index_elements=["key"]))
     sqlfiles.apply_all(SQL)
-    _set_query(OLD_DATES_QUERY, NEW_DATES_QUERY)
+    seeds.replace_check_query(DATES_CHECK, OLD_DATES_QUERY, NEW_DATES_QUERY)
 
 
 def downgrade() -> None:
-    _set_query(NEW_DATES_QUERY, OLD_DATES_QUERY)
+    seeds.replace_check_query(DATES_CHECK, NEW_DATES_QUERY, OLD_DATES_QUERY)
     sqlfiles.restore_all(SQL)
     op.execute(etl_config.delete().where(etl_config.c.key.in_([r["key"] for r in SEED])))
     # a run's leftover staged key map goes with the version that stages it

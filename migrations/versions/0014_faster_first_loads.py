@@ -14,10 +14,9 @@ Create Date: 2026-11-27
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
-from dwh import sqlfiles
+from dwh import seeds, sqlfiles
 
 revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0013"
@@ -30,8 +29,6 @@ SQL: dict[str, int] = {
     "gold.load_dim_products": 3,
 }
 
-quality_checks = sa.table("quality_checks", sa.column("check_name", sa.Text),
-                          sa.column("query", sa.Text), schema="setup")
 CHECK = "bronze_unparseable_numbers"
 OLD_QUERY = (
     "SELECT 1 FROM {bronze}.crm_sales_details"
@@ -51,20 +48,13 @@ NEW_QUERY = (
 )
 
 
-def _set_query(old: str, new: str) -> None:
-    # Only a check still as shipped is changed: a user's own edit is kept.
-    op.execute(quality_checks.update()
-               .where(quality_checks.c.check_name == CHECK, quality_checks.c.query == old)
-               .values(query=new))
-
-
 def upgrade() -> None:
     sqlfiles.apply_all(SQL)
-    _set_query(OLD_QUERY, NEW_QUERY)
+    seeds.replace_check_query(CHECK, OLD_QUERY, NEW_QUERY)
 
 
 def downgrade() -> None:
-    _set_query(NEW_QUERY, OLD_QUERY)
+    seeds.replace_check_query(CHECK, NEW_QUERY, OLD_QUERY)
     sqlfiles.restore_all(SQL)
     # a run's leftover staged whole map goes with the version that stages it
     op.execute("DROP TABLE IF EXISTS gold_stage.surrogate_keys")

@@ -16,10 +16,7 @@ Create Date: 2026-11-28
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
-from dwh import sqlfiles
+from dwh import seeds, sqlfiles
 
 revision: str = "0019"
 down_revision: str | Sequence[str] | None = "0018"
@@ -30,10 +27,6 @@ SQL: dict[str, int] = {
     "gold.load_surrogate_keys": 4,
 }
 
-quality_checks = sa.table("quality_checks", sa.column("check_name", sa.Text),
-                          sa.column("query", sa.Text), schema="setup")
-etl_config = sa.table("etl_config", sa.column("key", sa.Text), sa.column("value", sa.Text),
-                      schema="setup")
 CHECK = "silver_no_untrimmed_text"
 TEXT_COLUMNS = [
     ("crm_cust_info", ["cst_key", "cst_firstname", "cst_lastname"]),
@@ -57,21 +50,13 @@ OLD_QUERY = _query(lambda c: f"{c} <> btrim({c})")
 NEW_QUERY = _query(lambda c: f"{c} LIKE ' %' OR {c} LIKE '% '")
 
 
-def _set(old_query: str, new_query: str, old_mem: str, new_mem: str) -> None:
-    # Only what is still as shipped changes: a user's own edit is kept.
-    op.execute(quality_checks.update()
-               .where(quality_checks.c.check_name == CHECK, quality_checks.c.query == old_query)
-               .values(query=new_query))
-    op.execute(etl_config.update()
-               .where(etl_config.c.key == "run.work_mem", etl_config.c.value == old_mem)
-               .values(value=new_mem))
-
-
 def upgrade() -> None:
     sqlfiles.apply_all(SQL)
-    _set(OLD_QUERY, NEW_QUERY, "128MB", "256MB")
+    seeds.replace_check_query(CHECK, OLD_QUERY, NEW_QUERY)
+    seeds.replace_setting("run.work_mem", "128MB", "256MB")
 
 
 def downgrade() -> None:
-    _set(NEW_QUERY, OLD_QUERY, "256MB", "128MB")
+    seeds.replace_check_query(CHECK, NEW_QUERY, OLD_QUERY)
+    seeds.replace_setting("run.work_mem", "256MB", "128MB")
     sqlfiles.restore_all(SQL)

@@ -14,16 +14,13 @@ Create Date: 2026-11-29
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from dwh import seeds
 
 revision: str = "0020"
 down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-quality_checks = sa.table("quality_checks", sa.column("check_name", sa.Text),
-                          sa.column("query", sa.Text), schema="setup")
 CHECK = "bronze_unparseable_dates"
 
 # The ISO dates of customers, products and birth dates, as revision 0010 wrote them.
@@ -67,16 +64,9 @@ NEW_QUERY = (
 )
 
 
-def _set(old: str, new: str) -> None:
-    # Only a check still as shipped changes: a user's own edit is kept.
-    op.execute(quality_checks.update()
-               .where(quality_checks.c.check_name == CHECK, quality_checks.c.query == old)
-               .values(query=new))
-
-
 def upgrade() -> None:
-    _set(OLD_QUERY, NEW_QUERY)
+    seeds.replace_check_query(CHECK, OLD_QUERY, NEW_QUERY)
 
 
 def downgrade() -> None:
-    _set(NEW_QUERY, OLD_QUERY)
+    seeds.replace_check_query(CHECK, NEW_QUERY, OLD_QUERY)
