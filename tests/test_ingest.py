@@ -14,6 +14,7 @@ import pytest
 
 from dwh import sample
 from dwh.errors import RunFailed
+from tests import oracle
 from tests.conftest import ROOT, safe_temp_dir, url_string
 from tests.warehouse import TINY, connect, fingerprint, last_run, query, run, write_tiny
 
@@ -272,3 +273,39 @@ def test_bronze_statistics_follow_their_setting(path_kind, head_db, test_home, r
         assert bounds("bronze") == target + 1
     default = int(query(head_db, "SELECT current_setting('default_statistics_target')")[0][0])
     assert bounds("silver") == default + 1
+
+
+@pytest.mark.parametrize("path_kind", ["client", "server"])
+def test_a_bad_statistics_target_is_named(path_kind, head_db, test_home, readable_dir):
+    """A run.bronze_statistics_target PostgreSQL refuses fails the run with the setting's
+    name and what to set, and the warehouse stays as it was."""
+    root = write_tiny(readable_dir / "src")
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    _server_paths(head_db, root)
+    run(head_db, test_home, root)
+    before = fingerprint(head_db)
+    query(head_db, "UPDATE setup.etl_config SET value = 'abc' "
+                   "WHERE key = 'run.bronze_statistics_target'")
+    if path_kind == "client":
+        with pytest.raises(RunFailed) as info:
+            run(head_db, test_home, root)
+        message = str(info.value)
+    else:
+        message = _call_all(head_db)
+    assert "run.bronze_statistics_target" in message and "1 to 10000" in message, message
+    assert fingerprint(head_db) == before
+
+
+def test_unparseable_dates_count_lines(head_db, test_home, tmp_path):
+    """Lines that share their dates each count, and a line with two bad dates counts once."""
+    root = write_tiny(tmp_path / "src")
+    sales = root / "source_crm/sales_details.csv"
+    sales.write_bytes(sales.read_bytes()
+                      + b"SO4,HL-U509-R,11001,20101399,20110105,20110110,26,2,13\r\n"
+                      + b"SO5,HL-U509-R,11001,20101399,20110231,20110110,26,2,13\r\n")
+    result = run(head_db, test_home, root)
+    warnings = dict(query(head_db, "SELECT target, rows FROM setup.etl_run_steps "
+                                   "WHERE run_id = %s AND status = 'warning'", (result.run_id,)))
+    # SO2 (0), SO3 and SO4 (20101399), SO5 (20101399 and 20110231): four lines.
+    assert warnings["bronze_unparseable_dates"] == 4 == oracle.unreadable_dates(root)

@@ -33,9 +33,14 @@ BEGIN
     -- Statistics from a sample as small as run.bronze_statistics_target asks
     -- (raw text that silver reads whole); the same as the client's loads.
     v_target := current_setting('default_statistics_target');
-    PERFORM set_config('default_statistics_target', c.value, true)
-       FROM setup.etl_config c
-      WHERE c.key = 'run.bronze_statistics_target' AND c.value IS NOT NULL;
+    BEGIN
+        PERFORM set_config('default_statistics_target', c.value, true)
+           FROM setup.etl_config c
+          WHERE c.key = 'run.bronze_statistics_target' AND c.value IS NOT NULL;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'setup.etl_config run.bronze_statistics_target: %', SQLERRM
+            USING HINT = 'set it to a whole number from 1 to 10000, 10 by default';
+    END;
     EXECUTE format('ANALYZE bronze_stage.%I', p_table);
     PERFORM set_config('default_statistics_target', v_target, true);
     RETURN v_rows;
