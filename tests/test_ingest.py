@@ -96,12 +96,25 @@ def _call_all(url) -> str:
         conn.close()
 
 
+def _readable_by_all(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _failed_run(path_kind: str, url, test_home, root: Path) -> str:
+    """The message of a run that must fail: dwh's (client) or CALL's (server)."""
+    if path_kind == "client":
+        with pytest.raises(RunFailed) as info:
+            run(url, test_home, root)
+        return str(info.value)
+    return _call_all(url)
+
+
 @pytest.mark.parametrize("path_kind", ["client", "server"])
 @pytest.mark.parametrize("case, name, content, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(case, name, content, expected, path_kind, head_db, test_home, readable_dir):
     root = write_tiny(readable_dir / "src")
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(root)
     _server_paths(head_db, root)
     run(head_db, test_home, root)  # a good run first: what must not be lost
     before = fingerprint(head_db)
@@ -112,12 +125,7 @@ def test_bad_input(case, name, content, expected, path_kind, head_db, test_home,
         _write(root, name, content)
         (root / name).chmod(0o644)
     target = str(root / name)
-    if path_kind == "client":
-        with pytest.raises(RunFailed) as info:
-            run(head_db, test_home, root)
-        message = str(info.value)
-    else:
-        message = _call_all(head_db)
+    message = _failed_run(path_kind, head_db, test_home, root)
     assert message.startswith("dwh run "), message
     assert re.search(re.escape(target) + "(" + expected + ")", message), message
     assert fingerprint(head_db) == before, "a failed run changed the warehouse"
@@ -195,8 +203,7 @@ def test_client_path_with_files_the_server_cannot_read(head_db, test_home, tmp_p
 def test_pure_sql_path_with_psql(head_db, readable_dir):
     """CALL setup.orchestrate_all(); from psql: NOTICE per layer, the same warehouse."""
     root = write_tiny(readable_dir / "src")
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(root)
     _server_paths(head_db, root)
     out = subprocess.run(["psql", url_string(head_db).replace("+psycopg2", ""),
                           "-v", "ON_ERROR_STOP=1", "-c", "CALL setup.orchestrate_all();"],
@@ -224,8 +231,7 @@ def psql_path() -> str:
 
 def test_orchestrate_all_sh(head_db, readable_dir):
     root = write_tiny(readable_dir / "src")
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
     env["DATABASE_URL"] = url_string(head_db).replace("+psycopg2", "")
     env["PATH"] = psql_path()
@@ -253,8 +259,7 @@ def test_bronze_statistics_follow_their_setting(path_kind, head_db, test_home, r
     """The ANALYZE after each bronze load samples as run.bronze_statistics_target says
     (a histogram of target + 1 bounds, PostgreSQL's rule); silver keeps the server's."""
     root = sample.generate(readable_dir / "sample", scale=1, seed=5).root
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(root)
 
     def bounds(schema: str) -> int:
         return query(head_db, "SELECT array_length(histogram_bounds::text::text[], 1) "
@@ -280,19 +285,13 @@ def test_a_bad_statistics_target_is_named(path_kind, head_db, test_home, readabl
     """A run.bronze_statistics_target PostgreSQL refuses fails the run with the setting's
     name and what to set, and the warehouse stays as it was."""
     root = write_tiny(readable_dir / "src")
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    _readable_by_all(root)
     _server_paths(head_db, root)
     run(head_db, test_home, root)
     before = fingerprint(head_db)
     query(head_db, "UPDATE setup.etl_config SET value = 'abc' "
                    "WHERE key = 'run.bronze_statistics_target'")
-    if path_kind == "client":
-        with pytest.raises(RunFailed) as info:
-            run(head_db, test_home, root)
-        message = str(info.value)
-    else:
-        message = _call_all(head_db)
+    message = _failed_run(path_kind, head_db, test_home, root)
     assert "run.bronze_statistics_target" in message and "1 to 10000" in message, message
     assert fingerprint(head_db) == before
 
