@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-import psycopg2.errors
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
@@ -138,17 +137,13 @@ def _copy(conn, job: Job, path: Path) -> int:
         with path.open("rb") as fh:
             cur.copy_expert(copy, fh, size=COPY_CHUNK)
         rows = cur.rowcount
-        # A sample as small as run.bronze_statistics_target asks (this transaction
-        # only), as setup.load_bronze_file does for the server's loads.
-        try:
-            cur.execute("SELECT set_config('default_statistics_target', value, true) "
-                        "FROM setup.etl_config WHERE key = 'run.bronze_statistics_target' "
-                        "AND value IS NOT NULL")
-        except psycopg2.errors.InvalidParameterValue as err:
-            raise LoadError(f"setup.etl_config run.bronze_statistics_target: "
-                            f"{err.diag.message_primary} (set it to a whole number from 1 to "
-                            f"10000, 10 by default)") from err
-        cur.execute(sql.SQL("ANALYZE {}").format(table))
+        # Statistics as the server's loads get them (setup.analyze_bronze, from
+        # revision 0021; a warehouse from before it gets a plain ANALYZE).
+        cur.execute("SELECT to_regprocedure('setup.analyze_bronze(text)') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT setup.analyze_bronze(%s)", (job.table_name,))
+        else:
+            cur.execute(sql.SQL("ANALYZE {}").format(table))
     return rows
 
 

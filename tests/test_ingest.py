@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dwh import sample
+from dwh import migrate, sample
 from dwh.errors import RunFailed
 from tests import oracle
-from tests.conftest import ROOT, safe_temp_dir, url_string
+from tests.conftest import ROOT, safe_temp_dir, settings_for, url_string
 from tests.warehouse import TINY, connect, fingerprint, last_run, query, run, write_tiny
 
 CUST = "source_crm/cust_info.csv"
@@ -110,6 +110,15 @@ def _failed_run(path_kind: str, url, test_home, root: Path) -> str:
     return _call_all(url)
 
 
+def _good_run(path_kind: str, url, test_home, root: Path) -> None:
+    """A run that must succeed: dwh's (client) or CALL's (server)."""
+    if path_kind == "client":
+        assert run(url, test_home, root).status == "succeeded"
+    else:
+        assert _call_all(url) == ""
+        assert last_run(url)[1] == "succeeded"
+
+
 @pytest.mark.parametrize("path_kind", ["client", "server"])
 @pytest.mark.parametrize("case, name, content, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(case, name, content, expected, path_kind, head_db, test_home, readable_dir):
@@ -137,11 +146,7 @@ def test_bad_input(case, name, content, expected, path_kind, head_db, test_home,
     # Fixed input: the next run succeeds.
     (root / name).write_bytes(good)
     (root / name).chmod(0o644)
-    if path_kind == "client":
-        assert run(head_db, test_home, root).status == "succeeded"
-    else:
-        assert _call_all(head_db) == ""
-        assert last_run(head_db)[1] == "succeeded"
+    _good_run(path_kind, head_db, test_home, root)
 
 
 def test_a_header_only_file_is_a_valid_empty_load(head_db, test_home, tmp_path):
@@ -267,14 +272,11 @@ def test_bronze_statistics_follow_their_setting(path_kind, head_db, test_home, r
                               "AND tablename = 'crm_sales_details' AND attname = 'sls_ord_num'",
                      (schema,))[0][0]
 
+    _server_paths(head_db, root)
     for target in (10, 25):
         query(head_db, "UPDATE setup.etl_config SET value = %s "
                        "WHERE key = 'run.bronze_statistics_target'", (str(target),))
-        if path_kind == "client":
-            assert run(head_db, test_home, root).status == "succeeded"
-        else:
-            _server_paths(head_db, root)
-            assert _call_all(head_db) == ""
+        _good_run(path_kind, head_db, test_home, root)
         assert bounds("bronze") == target + 1
     default = int(query(head_db, "SELECT current_setting('default_statistics_target')")[0][0])
     assert bounds("silver") == default + 1
@@ -308,3 +310,32 @@ def test_unparseable_dates_count_lines(head_db, test_home, tmp_path):
                                    "WHERE run_id = %s AND status = 'warning'", (result.run_id,)))
     # SO2 (0), SO3 and SO4 (20101399), SO5 (20101399 and 20110231): four lines.
     assert warnings["bronze_unparseable_dates"] == 4 == oracle.unreadable_dates(root)
+
+
+def test_analyze_bronze_gives_back_the_sessions_target(head_db):
+    """setup.analyze_bronze runs inside its caller's transaction (the server's loads):
+    once it is done, the rest of that transaction has the statistics target it had."""
+    conn = connect(head_db)
+    try:
+        conn.autocommit = False
+        with conn.cursor() as cur:
+            cur.execute("SET LOCAL default_statistics_target = 77")
+            cur.execute("CREATE TABLE bronze_stage.analyze_probe (v text)")
+            cur.execute("SELECT setup.analyze_bronze('analyze_probe')")
+            cur.execute("SELECT current_setting('default_statistics_target')")
+            assert cur.fetchone()[0] == "77"
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_a_warehouse_rolled_back_before_0021_still_loads(head_db, test_home, tmp_path):
+    """After `dwh downgrade 0020` (no setup.analyze_bronze) the client's loads analyze
+    bronze with the server's target, and the run succeeds."""
+    migrate.downgrade(settings_for(head_db, test_home), "0020")
+    assert query(head_db, "SELECT to_regprocedure('setup.analyze_bronze(text)')") == [(None,)]
+    root = write_tiny(tmp_path / "src")
+    assert run(head_db, test_home, root).status == "succeeded"
+    analyzed = query(head_db, "SELECT count(*) FROM pg_stat_user_tables "
+                              "WHERE schemaname = 'bronze' AND last_analyze IS NOT NULL")
+    assert analyzed == [(6,)]

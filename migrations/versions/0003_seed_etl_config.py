@@ -9,22 +9,12 @@ Create Date: 2026-11-27
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects.postgresql import insert
+from dwh import seeds
 
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-etl_config = sa.table(
-    "etl_config",
-    sa.column("key", sa.Text),
-    sa.column("value", sa.Text),
-    sa.column("description", sa.Text),
-    schema="setup",
-)
 
 SEED = [
     {
@@ -44,8 +34,8 @@ SEED = [
 
 
 def upgrade() -> None:
-    op.execute(insert(etl_config).values(SEED).on_conflict_do_nothing(index_elements=["key"]))
+    seeds.add_settings(SEED)
 
 
 def downgrade() -> None:
-    op.execute(etl_config.delete().where(etl_config.c.key.in_([row["key"] for row in SEED])))
+    seeds.remove_settings(SEED)

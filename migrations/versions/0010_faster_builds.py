@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import insert
 
 from dwh import seeds, sqlfiles
 
@@ -81,8 +80,6 @@ NEW_DATES_QUERY = (
 )
 
 
-etl_config = sa.table("etl_config", sa.column("key", sa.Text), sa.column("value", sa.Text),
-                      sa.column("description", sa.Text), schema="setup")
 SEED = [
     {"key": "run.work_mem", "value": "128MB",
      "description": "work_mem of each pipeline step (sorts and hashes of a layer's tables); "
@@ -114,7 +111,7 @@ def upgrade() -> None:
     op.create_unique_constraint("calendar_yyyymmdd_key", "calendar", ["yyyymmdd"], schema="setup")
     op.create_unique_constraint("calendar_iso_key", "calendar", ["iso"], schema="setup")
     op.execute("ANALYZE setup.calendar")
-    op.execute(insert(etl_config).values(SEED).on_conflict_do_nothing(index_elements=["key"]))
+    seeds.add_settings(SEED)
     sqlfiles.apply_all(SQL)
     seeds.replace_check_query(DATES_CHECK, OLD_DATES_QUERY, NEW_DATES_QUERY)
 
@@ -122,7 +119,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     seeds.replace_check_query(DATES_CHECK, NEW_DATES_QUERY, OLD_DATES_QUERY)
     sqlfiles.restore_all(SQL)
-    op.execute(etl_config.delete().where(etl_config.c.key.in_([r["key"] for r in SEED])))
+    seeds.remove_settings(SEED)
     # a run's leftover staged key map goes with the version that stages it
     op.execute("DROP TABLE IF EXISTS gold_stage.surrogate_keys__append")
     op.drop_table("calendar", schema="setup")

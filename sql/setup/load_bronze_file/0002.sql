@@ -9,7 +9,6 @@ DECLARE
     v_header text;
     v_columns text[];
     v_rows bigint;
-    v_target text;
 BEGIN
     -- Server-side COPY into the staged table; the header is checked first
     -- (COPY's own HEADER MATCH is case-sensitive, the sources are not).
@@ -30,19 +29,7 @@ BEGIN
                       FROM unnest(v_columns) WITH ORDINALITY AS u(c, n)),
                    p_path, 'UTF8');
     GET DIAGNOSTICS v_rows = ROW_COUNT;
-    -- Statistics from a sample as small as run.bronze_statistics_target asks
-    -- (raw text that silver reads whole); the same as the client's loads.
-    v_target := current_setting('default_statistics_target');
-    BEGIN
-        PERFORM set_config('default_statistics_target', c.value, true)
-           FROM setup.etl_config c
-          WHERE c.key = 'run.bronze_statistics_target' AND c.value IS NOT NULL;
-    EXCEPTION WHEN invalid_parameter_value THEN
-        RAISE EXCEPTION 'setup.etl_config run.bronze_statistics_target: %', SQLERRM
-            USING HINT = 'set it to a whole number from 1 to 10000, 10 by default';
-    END;
-    EXECUTE format('ANALYZE bronze_stage.%I', p_table);
-    PERFORM set_config('default_statistics_target', v_target, true);
+    PERFORM setup.analyze_bronze(p_table);
     RETURN v_rows;
 END;
 $$;
