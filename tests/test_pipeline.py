@@ -146,8 +146,38 @@ def test_surrogate_keys_are_stable_when_customers_and_products_arrive(head_db, t
     prods_after = dict(query(head_db, "SELECT product_number, product_key FROM gold.dim_products"))
     assert {k: keys_after[k] for k in keys_before} == keys_before
     assert {k: prods_after[k] for k in prods_before} == prods_before
-    assert min(keys_after[5], keys_after[99999999]) > max(keys_before.values())
+    # the next keys, in order of id
+    assert (keys_after[5], keys_after[99999999]) == (max(keys_before.values()) + 1,
+                                                     max(keys_before.values()) + 2)
     assert prods_after["ZZ-99999"] > max(prods_before.values())
+    # A customer who leaves (with the sales lines) keeps the key in the map, and has it
+    # again on return.
+    gone = min(keys_before)
+    third_src = copy_sources(first_src, tmp_path / "three")
+    for name, column in (("cust_info.csv", 0), ("sales_details.csv", 2)):
+        path = third_src / "source_crm" / name
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines
+                                if line.split(",")[column] != str(gone)))
+    run(head_db, test_home, third_src)
+    assert query(head_db, "SELECT count(*) FROM gold.dim_customers WHERE customer_id = %s",
+                 (gone,)) == [(0,)]
+    assert query(head_db, "SELECT surrogate_key FROM gold.surrogate_keys "
+                          "WHERE entity = 'customer' AND natural_key = %s",
+                 (str(gone),)) == [(keys_before[gone],)]
+    run(head_db, test_home, second_src)
+    assert dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers")) \
+        == keys_after
+
+
+def test_runs_leave_no_scratch_table(head_db, test_home, tmp_path):
+    """gold_stage.customer_keys__work (the key of each customer, by id) lives for one run:
+    the publish drops it, on a first load and on a rerun alike."""
+    source = write_tiny(tmp_path / "src")
+    for _ in range(2):
+        run(head_db, test_home, source)
+        assert query(head_db, "SELECT c.oid::regclass::text FROM pg_class c "
+                              "WHERE c.relname LIKE '%\\_\\_work'") == []
 
 
 def test_layer_alone_builds_from_the_published_layer(head_db, test_home, tmp_path):
@@ -426,3 +456,30 @@ def test_untrimmed_text_fails_its_check(file, old, new, head_db, test_home, tmp_
     with pytest.raises(RunFailed, match=r"quality checks failed: silver_no_untrimmed_text \(1 rows"):
         run(head_db, test_home, source)
     assert check_outcomes(head_db, last_run(head_db)[0])["silver_no_untrimmed_text"][0] == "failed"
+
+
+@pytest.mark.parametrize("check, tables, expected", [
+    ("silver_customer_ids_unique",
+     {"crm_cust_info": ("cst_id", [1, 2, 2, None, 3, 3, 3])}, [2, 3, None]),
+    ("gold_surrogate_keys_unique",
+     {"dim_customers": ("customer_key", [1, 1, 2, None]),
+      "dim_products": ("product_key", [7, 7, 8])}, [1, 7, None]),
+])
+def test_uniqueness_checks_report_each_repeated_or_missing_key(check, tables, expected, head_db):
+    """The shipped uniqueness checks (setup.quality_checks, as the revisions left them)
+    return one row per key that repeats and one for missing keys."""
+    (check_query,), = query(head_db, "SELECT query FROM setup.quality_checks "
+                                     "WHERE check_name = %s", (check,))
+    conn = connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE SCHEMA probe")
+            for table, (column, values) in tables.items():
+                cur.execute(f"CREATE TABLE probe.{table} ({column} integer)")
+                cur.executemany(f"INSERT INTO probe.{table} VALUES (%s)", [(v,) for v in values])
+            cur.execute(check_query.replace("{silver}", "probe").replace("{gold}", "probe"))
+            got = [r[0] for r in cur.fetchall()]
+        conn.rollback()
+    finally:
+        conn.close()
+    assert sorted(got, key=lambda v: (v is None, v)) == expected
