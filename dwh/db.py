@@ -265,15 +265,44 @@ class Task:
     needs: frozenset[str] = frozenset()
     #: still started after another task failed (a load: every file's problem shows)
     after_failure: bool = False
+    #: the work it does, in a unit shared by the graph's tasks (see ``run_graph``)
+    cost: float = 1.0
+
+
+def covers(name: str, need: str) -> bool:
+    """'bronze' covers 'bronze.x', either way round."""
+    return name == need or name.startswith(need + ".") or need.startswith(name + ".")
+
+
+def critical_paths(tasks: Sequence[Task]) -> dict[int, float]:
+    """For each task (by id), the cost of the costliest chain of tasks that starts with
+    it: its own cost plus the longest of those of the tasks that need what it provides."""
+    after = {id(t): [u for u in tasks if u is not t and any(
+        covers(p, n) for p in t.provides for n in u.needs)] for t in tasks}
+    length: dict[int, float] = {}
+
+    def visit(task: Task, path: frozenset[int]) -> float:
+        if id(task) not in length:
+            length[id(task)] = task.cost + max(
+                (visit(u, path | {id(task)}) for u in after[id(task)] if id(u) not in path),
+                default=0.0)
+        return length[id(task)]
+
+    for task in tasks:
+        visit(task, frozenset())
+    return length
 
 
 def run_graph(tasks: Sequence[Task], jobs: int,
               failures: tuple[type[BaseException], ...] = (psycopg2.Error, DwhError)) -> None:
-    """Run every task once its needs are done, ``jobs`` at a time, the ready task that
-    comes first in ``tasks`` first.  After a failure only ``after_failure`` tasks start;
-    the running ones finish, then the first failure (in the order of ``tasks``) is raised."""
+    """Run every task once its needs are done, ``jobs`` at a time.  Of the ready tasks,
+    the one heading the costliest chain of work starts first (``critical_paths``: the
+    run cannot end before that chain is done), then the one that comes first in
+    ``tasks``.  After a failure only ``after_failure`` tasks start; the running ones
+    finish, then the first failure (in the order of ``tasks``) is raised."""
     order = {id(task): n for n, task in enumerate(tasks)}
-    pending = list(tasks)
+    chain = critical_paths(tasks)
+    pending = sorted(tasks, key=lambda t: (-chain[id(t)], order[id(t)]))
     unfinished = {name for task in tasks for name in task.provides}
     provided_by = {}
     for task in tasks:
@@ -281,9 +310,8 @@ def run_graph(tasks: Sequence[Task], jobs: int,
             provided_by.setdefault(name, []).append(task)
     errors: list[tuple[int, BaseException]] = []
 
-    def waits(need: str) -> bool:  # 'bronze' covers 'bronze.x', either way round
-        return any(name == need or name.startswith(need + ".") or need.startswith(name + ".")
-                   for name in unfinished)
+    def waits(need: str) -> bool:
+        return any(covers(name, need) for name in unfinished)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="dwh") as pool:
         running: dict[Future, Task] = {}

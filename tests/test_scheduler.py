@@ -19,7 +19,8 @@ class Log:
         self.running = 0
         self.most = 0
 
-    def task(self, name, provides=(), needs=(), seconds=0.05, fail=False, after_failure=False):
+    def task(self, name, provides=(), needs=(), seconds=0.05, fail=False, after_failure=False,
+             cost=1.0):
         def run():
             with self.lock:
                 self.events.append(("start", name))
@@ -32,7 +33,7 @@ class Log:
             if fail:
                 raise DwhError(f"{name} failed")
         return db.Task(name, run, provides=frozenset(provides), needs=frozenset(needs),
-                       after_failure=after_failure)
+                       after_failure=after_failure, cost=cost)
 
     def at(self, kind, name):
         return self.events.index((kind, name))
@@ -96,3 +97,35 @@ def test_steps_that_can_never_start_are_an_error():
     tasks = [log.task("a", {"gold.a"}, {"gold.b"}), log.task("b", {"gold.b"}, {"gold.a"})]
     with pytest.raises(ValueError, match="can never start"):
         db.run_graph(tasks, jobs=2)
+
+
+def test_critical_paths_add_the_costliest_chain_after_each_task():
+    log = Log()
+    load = log.task("load", {"bronze.sales"}, cost=4)
+    build = log.task("build", {"silver.sales"}, {"bronze"}, cost=10)
+    other = log.task("other", {"silver.cust"}, {"bronze.cust"}, cost=3)
+    fact = log.task("fact", {"gold.fact"}, {"silver.sales", "silver.cust"}, cost=6)
+    check = log.task("check", set(), {"silver"}, cost=1)
+    paths = db.critical_paths([load, build, other, fact, check])
+    assert [paths[id(t)] for t in (load, build, other, fact, check)] == [20, 16, 9, 6, 1]
+
+
+def test_the_ready_task_heading_the_costliest_chain_starts_first():
+    log = Log()
+    tasks = [log.task("check", set(), {"silver.cust"}, cost=2),
+             log.task("dim", {"gold.dim"}, {"silver.cust"}, cost=1),
+             log.task("fact", {"gold.fact"}, {"gold.dim"}, cost=5),
+             log.task("cust", {"silver.cust"}),
+             log.task("erp", {"silver.erp"}, cost=1)]
+    db.run_graph(tasks, jobs=1)
+    order = [name for kind, name in log.events if kind == "start"]
+    # cust (1 + dim 1 + fact 5) before erp (1); then dim (6) before the check (2),
+    # though the check comes first in the list
+    assert order == ["cust", "dim", "fact", "check", "erp"]
+
+
+def test_equal_chains_start_in_the_order_of_the_list():
+    log = Log()
+    tasks = [log.task(name, {f"silver.{name}"}) for name in ("b", "a", "c")]
+    db.run_graph(tasks, jobs=1)
+    assert [name for kind, name in log.events if kind == "start"] == ["b", "a", "c"]
