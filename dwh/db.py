@@ -267,6 +267,8 @@ class Task:
     after_failure: bool = False
     #: the work it does, in a unit shared by the graph's tasks (see ``run_graph``)
     cost: float = 1.0
+    #: a ready task of a higher priority starts before one of a lower, whatever its chain
+    priority: int = 0
 
 
 def covers(name: str, need: str) -> bool:
@@ -296,13 +298,14 @@ def critical_paths(tasks: Sequence[Task]) -> dict[int, float]:
 def run_graph(tasks: Sequence[Task], jobs: int,
               failures: tuple[type[BaseException], ...] = (psycopg2.Error, DwhError)) -> None:
     """Run every task once its needs are done, ``jobs`` at a time.  Of the ready tasks,
-    the one heading the costliest chain of work starts first (``critical_paths``: the
-    run cannot end before that chain is done), then the one that comes first in
-    ``tasks``.  After a failure only ``after_failure`` tasks start; the running ones
-    finish, then the first failure (in the order of ``tasks``) is raised."""
+    the one of the highest ``priority`` starts first; among equals, the one heading the
+    costliest chain of work (``critical_paths``: the run cannot end before that chain is
+    done), then the one that comes first in ``tasks``.  After a failure only
+    ``after_failure`` tasks start; the running ones finish, then the first failure (in
+    the order of ``tasks``) is raised."""
     order = {id(task): n for n, task in enumerate(tasks)}
     chain = critical_paths(tasks)
-    pending = sorted(tasks, key=lambda t: (-chain[id(t)], order[id(t)]))
+    pending = sorted(tasks, key=lambda t: (-t.priority, -chain[id(t)], order[id(t)]))
     unfinished = {name for task in tasks for name in task.provides}
     provided_by = {}
     for task in tasks:

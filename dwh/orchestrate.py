@@ -264,8 +264,10 @@ def _run_graph(conn, run_id: int, tasks: list[db.Task], jobs: int) -> None:
 
 
 def _client_loads(conn, url: URL, run_id: int, options: Options) -> list[db.Task]:
-    """The client's loads as tasks, largest file first (it is the longest to load);
-    a missing file fails the run before any load starts."""
+    """The client's loads as tasks, largest file first (it is the longest to load), all
+    started before any build: the files are read as close together in time as the jobs
+    allow (the sources as one snapshot, and bronze done early); a missing file fails the
+    run before any load starts."""
     assert options.source_dir is not None
     _call(conn, "CALL setup.run_step(%s, 'bronze', 'build', 'bronze.load_jobs', "
                 "'SELECT setup.prepare_bronze()')", run_id)
@@ -281,7 +283,7 @@ def _client_loads(conn, url: URL, run_id: int, options: Options) -> list[db.Task
     return [db.Task(f"bronze load {job.table_name}",
                     lambda job=job, path=path: ingest.load_one(url, run_id, job, path),
                     provides=frozenset({f"bronze.{job.table_name}"}), after_failure=True,
-                    cost=float(max(path.stat().st_size, 1)))
+                    cost=float(max(path.stat().st_size, 1)), priority=1)
             for job, path in planned]
 
 

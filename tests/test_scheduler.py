@@ -20,7 +20,7 @@ class Log:
         self.most = 0
 
     def task(self, name, provides=(), needs=(), seconds=0.05, fail=False, after_failure=False,
-             cost=1.0):
+             cost=1.0, priority=0):
         def run():
             with self.lock:
                 self.events.append(("start", name))
@@ -33,7 +33,7 @@ class Log:
             if fail:
                 raise DwhError(f"{name} failed")
         return db.Task(name, run, provides=frozenset(provides), needs=frozenset(needs),
-                       after_failure=after_failure, cost=cost)
+                       after_failure=after_failure, cost=cost, priority=priority)
 
     def at(self, kind, name):
         return self.events.index((kind, name))
@@ -129,3 +129,16 @@ def test_equal_chains_start_in_the_order_of_the_list():
     tasks = [log.task(name, {f"silver.{name}"}) for name in ("b", "a", "c")]
     db.run_graph(tasks, jobs=1)
     assert [name for kind, name in log.events if kind == "start"] == ["b", "a", "c"]
+
+
+def test_a_higher_priority_starts_first_whatever_its_chain():
+    log = Log()
+    tasks = [log.task("load sales", {"bronze.sales"}, cost=10, priority=1),
+             log.task("cust", {"silver.cust"}, {"bronze.cust"}, cost=1),
+             log.task("fact", {"gold.fact"}, {"silver.cust", "bronze.sales"}, cost=50),
+             log.task("load cust", {"bronze.cust"}, cost=1, priority=1),
+             log.task("load erp", {"bronze.erp"}, cost=1, priority=1)]
+    db.run_graph(tasks, jobs=1)
+    order = [name for kind, name in log.events if kind == "start"]
+    # the loads first (sales heads the longest chain), though cust is ready before erp loads
+    assert order == ["load sales", "load cust", "load erp", "cust", "fact"]
