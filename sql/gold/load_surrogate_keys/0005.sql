@@ -36,8 +36,9 @@ BEGIN
                  WHERE c.cst_id IS NOT NULL ORDER BY c.cst_id) AS n
          CROSS JOIN (SELECT coalesce(max(k.surrogate_key), 0) AS top FROM gold.surrogate_keys k
                       WHERE k.entity = 'customer') AS t
-         WHERE NOT EXISTS (SELECT 1 FROM gold.surrogate_keys k
-                            WHERE k.entity = 'customer' AND k.natural_key = n.cst_id::text)
+         -- without a published key: not among the rows just written (an integer
+         -- join, not a second one of the map's text keys)
+         WHERE NOT EXISTS (SELECT 1 FROM %2$I.customer_keys__work w WHERE w.cst_id = n.cst_id)
     $sql$, p_source, p_target);
     EXECUTE format('ANALYZE %I.customer_keys__work', p_target);
     -- Then the keys to stage: the customers that arrived, and the products.
