@@ -279,12 +279,13 @@ def _client_loads(conn, url: URL, run_id: int, options: Options) -> list[db.Task
             expected = options.source_dir / f"source_{job.source}" / job.file_name
             step = ingest.record_failure(conn, run_id, job, expected, str(err))
             raise _fail(conn, run_id, step, str(err)) from err
-    planned.sort(key=lambda item: -item[1].stat().st_size)
+    sized = sorted(((job, path, path.stat().st_size) for job, path in planned),
+                   key=lambda item: -item[2])
     return [db.Task(f"bronze load {job.table_name}",
                     lambda job=job, path=path: ingest.load_one(url, run_id, job, path),
                     provides=frozenset({f"bronze.{job.table_name}"}), after_failure=True,
-                    cost=float(max(path.stat().st_size, 1)), priority=1)
-            for job, path in planned]
+                    cost=float(max(size, 1)), priority=1)
+            for job, path, size in sized]
 
 
 @dataclass(frozen=True)

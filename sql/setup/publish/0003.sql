@@ -14,9 +14,17 @@ DECLARE
 BEGIN
     v_step := setup.step_begin(p_run, 'all', 'publish', array_to_string(p_layers, ', '));
     COMMIT;
+    -- A table <layer>_stage.t__work is the run's scratch (read by its steps,
+    -- never published): it goes first.
+    FOR r IN SELECT l.layer || '_stage' AS stage, c.relname::text AS scratch
+               FROM unnest(p_layers) AS l(layer)
+               JOIN pg_catalog.pg_class c
+                 ON c.relnamespace = to_regnamespace(l.layer || '_stage')
+                AND c.relkind = 'r' AND c.relname ~ '__work$' LOOP
+        EXECUTE format('DROP TABLE %I.%I', r.stage, r.scratch);
+    END LOOP;
     -- What the run staged: a table <layer>_stage.t replaces <layer>.t; a table
-    -- <layer>_stage.t__append is appended to <layer>.t (a map that only grows);
-    -- a table <layer>_stage.t__work is the run's scratch, dropped.
+    -- <layer>_stage.t__append is appended to <layer>.t (a map that only grows).
     SELECT string_agg(format('%I.%I, %I.%I', p.layer, p.target, p.stage, p.staged), ', '
                       ORDER BY p.n)
       INTO v_locks
@@ -27,7 +35,7 @@ BEGIN
                      FROM unnest(p_layers) WITH ORDINALITY AS l(layer, n)
                      JOIN pg_catalog.pg_class c
                        ON c.relnamespace = to_regnamespace(l.layer || '_stage')
-                      AND c.relkind = 'r' AND c.relname !~ '__work$') AS p;
+                      AND c.relkind = 'r' ) AS p;
     -- One short transaction: every staged table of every layer goes in, the
     -- step and the run end, all or nothing.
     BEGIN
@@ -53,7 +61,7 @@ BEGIN
                      FROM unnest(p_layers) WITH ORDINALITY AS l(layer, n)
                      JOIN pg_catalog.pg_class c
                        ON c.relnamespace = to_regnamespace(l.layer || '_stage')
-                      AND c.relkind = 'r' AND c.relname !~ '__work$'
+                      AND c.relkind = 'r'
                   ORDER BY 1 LOOP
             IF r.append THEN
                 SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_columns
@@ -67,13 +75,6 @@ BEGIN
                 PERFORM setup.swap_table(r.stage, r.layer, r.target);
             END IF;
             v_count := v_count + 1;
-        END LOOP;
-        FOR r IN SELECT l.layer || '_stage' AS stage, c.relname::text AS scratch
-                   FROM unnest(p_layers) AS l(layer)
-                   JOIN pg_catalog.pg_class c
-                     ON c.relnamespace = to_regnamespace(l.layer || '_stage')
-                    AND c.relkind = 'r' AND c.relname ~ '__work$' LOOP
-            EXECUTE format('DROP TABLE %I.%I', r.stage, r.scratch);
         END LOOP;
     EXCEPTION WHEN OTHERS THEN
         v_error := SQLERRM;
@@ -89,6 +90,6 @@ END;
 $$;
 
 COMMENT ON PROCEDURE setup.publish(bigint, text[]) IS
-    'Put every staged table of the given layers in (swapped, or appended for a __append '
-    'table; a __work table is scratch, dropped) in one transaction, and end the run. '
+    'Drop the scratch (__work) tables of the given layers'' stages, put every staged table '
+    'in (swapped, or appended for a __append table) in one transaction, and end the run. '
     'Rows of the step: tables published.';
