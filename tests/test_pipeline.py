@@ -180,6 +180,58 @@ def test_runs_leave_no_scratch_table(head_db, test_home, tmp_path):
                               "WHERE c.relname LIKE '%\\_\\_work'") == []
 
 
+def _temp_files(url, at_least: int = 0, wait: float = 0.0) -> int:
+    """Temporary files the database's backends have reported (they report when they
+    exit, just after a run closes them): polled for up to ``wait`` seconds until there
+    are ``at_least``."""
+    deadline = time.monotonic() + wait
+    while True:
+        (files,), = query(url, "SELECT temp_files FROM pg_stat_database "
+                               "WHERE datname = current_database()")
+        if files >= at_least or time.monotonic() >= deadline:
+            return files
+        time.sleep(0.2)
+
+
+def test_the_facts_join_in_batches_of_run_join_work_mem(head_db, test_home, tmp_path):
+    """run.join_work_mem is the facts' work_mem: at PostgreSQL's smallest (64kB) the hash
+    of the customers' keys is built in batches, through temporary files, and the warehouse
+    is still what the rules give; unset, the step uses run.work_mem and the run writes no
+    temporary file."""
+    source = sample.generate(tmp_path / "sample", scale=1, seed=11).root
+
+    def set_join_work_mem(value):
+        query(head_db, "UPDATE setup.etl_config SET value = %s WHERE key = 'run.join_work_mem'",
+              (value,))
+
+    set_join_work_mem(None)
+    before = _temp_files(head_db)
+    run(head_db, test_home, source)
+    time.sleep(1)
+    assert _temp_files(head_db) == before
+    set_join_work_mem("64kB")
+    run(head_db, test_home, source)
+    assert _temp_files(head_db, at_least=before + 1, wait=10) > before
+    assert_matches_oracle(head_db, source)
+    assert_keys_sound(head_db)
+
+
+def test_a_bad_join_work_mem_is_named(head_db, test_home, tmp_path):
+    """A run.join_work_mem PostgreSQL refuses fails the facts' step with the setting's
+    name, and the warehouse stays as the last good run left it."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    query(head_db, "UPDATE setup.etl_config SET value = '12 parsecs' "
+                   "WHERE key = 'run.join_work_mem'")
+    with pytest.raises(RunFailed) as info:
+        run(head_db, test_home, source)
+    message = str(info.value)
+    assert "failed at gold build gold.fact_sales: setup.etl_config run.join_work_mem" in message, \
+        message
+    assert fingerprint(head_db) == before
+
+
 def test_layer_alone_builds_from_the_published_layer(head_db, test_home, tmp_path):
     source = write_tiny(tmp_path / "src")
     run(head_db, test_home, source)
