@@ -14,7 +14,8 @@ shared L3), alternated:
 - whole `--jobs 2` runs: 76.0 / 72.9 s with 4MB, 79.4 / 77.0 s without.
 Same rows: only the plan's memory differs. A server where temporary files are
 slow, or whose cache differs, may want another value; NULL falls back to
-run.work_mem.
+run.work_mem. A value PostgreSQL refuses names the setting: setup.apply_setting,
+taken out of setup.analyze_bronze, which used it for run.bronze_statistics_target.
 
 Revision ID: 0023
 Revises: 0022
@@ -30,8 +31,14 @@ down_revision: str | Sequence[str] | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Versioned SQL this revision applies; the downgrade restores version 4.
-SQL: dict[str, int] = {"gold.load_fact_sales": 5}
+# Versioned SQL this revision applies, in this order; the downgrade restores the
+# versions before (and drops setup.apply_setting). setup.apply_setting is what
+# setup.analyze_bronze did for run.bronze_statistics_target, now shared with the facts.
+SQL: dict[str, int] = {
+    "setup.apply_setting": 1,
+    "setup.analyze_bronze": 2,
+    "gold.load_fact_sales": 5,
+}
 
 SEED = [{"key": "run.join_work_mem", "value": "4MB",
          "description": "work_mem of the facts' join of each sales line to its customer's key: "

@@ -13,15 +13,9 @@ BEGIN
     -- in batches that fit the cache, each probed by its share of the lines
     -- (written to a temporary file and read back): at scale 100 its query took
     -- 15.7-16.9 s instead of 19.5-19.6 s, serial.
-    BEGIN
-        PERFORM set_config('work_mem', c.value, true)
-           FROM setup.etl_config c
-          WHERE c.key = 'run.join_work_mem' AND c.value IS NOT NULL;
-    EXCEPTION WHEN invalid_parameter_value THEN
-        RAISE EXCEPTION 'setup.etl_config run.join_work_mem: %', SQLERRM
-            USING HINT = 'set it to an amount of memory from 64kB up, such as 4MB (the default), '
-                         'or to NULL to use run.work_mem';
-    END;
+    PERFORM setup.apply_setting('run.join_work_mem', 'work_mem',
+                                'set it to an amount of memory from 64kB up, such as 4MB '
+                                '(the default), or to NULL to use run.work_mem');
     -- One row per silver sales line; a product or customer that does not
     -- resolve keeps an empty key (the quality checks report it).
     -- The customer key is the one gold.load_dim_customers gives the silver
