@@ -283,6 +283,52 @@ def test_a_failed_error_check_fails_the_run_and_warnings_do_not(head_db, test_ho
     assert check_outcomes(head_db, result.run_id)["my_gold_rule"] == ("warning", 1)
 
 
+def _storage_parameters(url, schemas: tuple[str, ...]) -> dict[str, tuple]:
+    """(the table's, its TOAST table's) reloptions of every table of ``schemas`` that has any."""
+    return {name: (opts, toast) for name, opts, toast in query(
+        url, "SELECT c.oid::regclass::text, c.reloptions, t.reloptions FROM pg_class c "
+             "LEFT JOIN pg_class t ON t.oid = c.reltoastrelid "
+             "WHERE c.relkind = 'r' AND c.relnamespace::regnamespace::text = ANY (%s) "
+             "AND (c.reloptions IS NOT NULL OR t.reloptions IS NOT NULL)", (list(schemas),))}
+
+
+def test_staged_tables_are_out_of_autovacuum_and_published_ones_keep_their_parameters(
+        head_db, test_home, tmp_path):
+    """Autovacuum is off for every table a run stages (a VACUUM of its new rows would take
+    a core from the run and hold a lock the publish waits for); the publish gives each the
+    storage parameters of the table it replaces, so what a DBA set survives the runs."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    query(head_db, "ALTER TABLE gold.fact_sales SET (fillfactor = 90, "
+                   "autovacuum_vacuum_scale_factor = 0.05, toast.autovacuum_enabled = false)")
+    query(head_db, "ALTER TABLE bronze.crm_cust_info SET (autovacuum_analyze_threshold = 5000)")
+    tuned = {
+        "gold.fact_sales": (["fillfactor=90", "autovacuum_vacuum_scale_factor=0.05"],
+                            ["autovacuum_enabled=false"]),
+        "bronze.crm_cust_info": (["autovacuum_analyze_threshold=5000"], None),
+    }
+    # A failed run keeps what it staged: every table of the three stages, the key
+    # map's scratch and its new keys included.
+    query(head_db, "INSERT INTO setup.quality_checks VALUES ('always_fails', 'gold', 'error', "
+                   "'fails', 'SELECT 1')")
+    with pytest.raises(RunFailed, match="always_fails"):
+        run(head_db, test_home, source)
+    staged = query(head_db, "SELECT c.oid::regclass::text, c.reloptions FROM pg_class c "
+                            "WHERE c.relkind = 'r' AND c.relnamespace::regnamespace::text "
+                            "IN ('bronze_stage', 'silver_stage', 'gold_stage')")
+    names = {name for name, _ in staged}
+    assert {"bronze_stage.crm_sales_details", "silver_stage.crm_sales_details",
+            "gold_stage.fact_sales", "gold_stage.customer_keys__work",
+            "gold_stage.surrogate_keys__append"} <= names
+    assert len(names) == 6 + 6 + 5  # gold: the 3 rebuilt tables, the scratch, the new keys
+    assert {name: opts for name, opts in staged if opts != ["autovacuum_enabled=false"]} == {}
+    assert _storage_parameters(head_db, ("bronze", "silver", "gold")) == tuned
+
+    query(head_db, "DELETE FROM setup.quality_checks WHERE check_name = 'always_fails'")
+    run(head_db, test_home, source)
+    assert _storage_parameters(head_db, ("bronze", "silver", "gold")) == tuned
+
+
 def test_steps_are_committed_as_they_happen(head_db, test_home, tmp_path):
     """Another session sees the run progress while it runs."""
     source = write_tiny(tmp_path / "src")
