@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 
 PGDATA = "pgdata"
 PIDS_FILE = ".handle_pids.json"
+#: dwh's settings for the embedded server, included from postgresql.conf.
+CONF_FILE = "dwh.conf"
+#: The embedded server is private to this machine: no standby streams from it
+#: and no WAL is archived, so it needs no more WAL than crash recovery does.
+#: At wal_level=minimal PostgreSQL writes no WAL for the rows of a table created
+#: in the same transaction (it syncs the table at commit instead), and every
+#: silver and gold table is built that way (CREATE TABLE AS, then swapped in).
+#: Crash safety is unchanged.  See the README ("Server settings").
+SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 SUPERUSER = "postgres"
 _WORLD_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
 
@@ -172,7 +181,11 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
         clear_dead_pids(pgdata)
     fresh = not (pgdata / "PG_VERSION").exists()
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        server = pgserver.get_server(pgdata, cleanup_mode=None, start=False)
+        with pgserver.PostgresServer._lock:  # as its start() takes it (released before)
+            server.ensure_pgdata_inited()
+            configure(pgdata)
+        server.start()
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as err:
         raise EmbeddedServerError(
             f"the embedded PostgreSQL server in {pgdata} did not start ({err}); "
@@ -185,6 +198,36 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
     if create_database:
         _ensure_database(info.socket_dir, database)
     return _url(info.socket_dir, database)
+
+
+def configure(pgdata: Path) -> bool:
+    """Give an initialised data directory dwh's settings; True when it had none.
+
+    Writes ``dwh.conf`` (SERVER_SETTINGS) once, never over a user's edits, and
+    includes it at the end of postgresql.conf.  A running server takes them at
+    its next start.
+    """
+    conf, main = pgdata / CONF_FILE, pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{CONF_FILE}'"
+    added = False
+    if not conf.exists():
+        lines = ["# Written by dwh for its embedded server; edit freely, dwh never rewrites it.",
+                 "# A private server: no standby, no WAL archive, so WAL only for crash recovery",
+                 "# (tables built by CREATE TABLE AS then write none).  Restart to apply:",
+                 "# dwh server stop; the next dwh command starts it again."]
+        lines += [f"{name} = {value}" for name, value in SERVER_SETTINGS.items()]
+        conf.write_text("\n".join(lines) + "\n")
+        owner = pgdata.stat()
+        if _is_root():  # the server runs as the data directory's owner
+            os.chown(conf, owner.st_uid, owner.st_gid)
+        added = True
+    text = main.read_text()
+    if include not in text.splitlines():
+        main.write_text(text + ("" if text.endswith("\n") else "\n") + include + "\n")
+        added = True
+    if added:
+        log.info("gave the embedded server in %s dwh's settings (%s)", pgdata, conf)
+    return added
 
 
 def _ensure_database(socket_dir: Path, database: str) -> None:

@@ -106,6 +106,66 @@ def _scalar(url, sql_text):
         conn.close()
 
 
+def _wal_of_a_table_build(url) -> tuple[int, int]:
+    """(bytes of WAL written, bytes of the table) for a CREATE TABLE AS of 20 MB or so."""
+    conn = psycopg2.connect(host=url.query["host"], user=url.username, dbname=url.database)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS wal_probe")
+            cur.execute("SELECT pg_current_wal_insert_lsn()")
+            start = cur.fetchone()[0]
+            cur.execute("CREATE TABLE wal_probe AS SELECT g, repeat('x', 100) AS t "
+                        "FROM generate_series(1, 150000) AS g")
+            cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)::bigint, "
+                        "pg_relation_size('wal_probe')", (start,))
+            wal, size = cur.fetchone()
+            cur.execute("DROP TABLE wal_probe")
+            return wal, size
+    finally:
+        conn.close()
+
+
+def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
+    """A private server needs WAL for crash recovery only: at wal_level=minimal a table
+    built by CREATE TABLE AS (every silver and gold table) writes none. dwh writes
+    dwh.conf once and includes it; an edit of it is the user's and stays."""
+    pgdata = home / "pgdata"
+    conf, include = pgdata / "dwh.conf", "include_if_exists = 'dwh.conf'"
+    result = dwh(env, "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert f"gave the embedded server in {pgdata} dwh's settings ({conf})" in result.stderr
+    url = embedded.status(home).url("postgres")
+    assert (_scalar(url, "SHOW wal_level"), _scalar(url, "SHOW max_wal_senders")) == ("minimal", "0")
+    assert include in (pgdata / "postgresql.conf").read_text().splitlines()
+    wal, size = _wal_of_a_table_build(url)
+    assert size > 15_000_000 and wal < size / 20
+
+    conf.write_text(conf.read_text().replace("wal_level = minimal", "wal_level = replica")
+                    .replace("max_wal_senders = 0", "max_wal_senders = 3"))
+    assert dwh(env, "server", "stop").returncode == 0
+    result = dwh(env, "current")
+    assert result.returncode == 0, result.stderr
+    assert "dwh's settings" not in result.stderr
+    url = embedded.status(home).url("postgres")
+    assert (_scalar(url, "SHOW wal_level"), _scalar(url, "SHOW max_wal_senders")) == ("replica", "3")
+    wal, size = _wal_of_a_table_build(url)
+    assert wal > size
+
+    # A data directory from before dwh.conf gets it at its next start.
+    assert dwh(env, "server", "stop").returncode == 0
+    conf.unlink()
+    main = pgdata / "postgresql.conf"
+    main.write_text("\n".join(line for line in main.read_text().splitlines() if line != include)
+                    + "\n")
+    result = dwh(env, "current")
+    assert result.returncode == 0, result.stderr
+    assert f"gave the embedded server in {pgdata} dwh's settings ({conf})" in result.stderr
+    url = embedded.status(home).url("postgres")
+    assert _scalar(url, "SHOW wal_level") == "minimal"
+    assert (pgdata / "postgresql.conf").read_text().splitlines().count(include) == 1
+
+
 def test_demo_deploy_on_the_embedded_default(home, env):
     """What `make demo` runs: no server, no sources; a generated sample is used."""
     result = dwh(env, "deploy", timeout=600)
