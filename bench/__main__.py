@@ -119,6 +119,24 @@ class Server:
         finally:
             conn.close()
 
+    def settings(self) -> dict[str, str]:
+        """The server's settings that move the results most (see the README)."""
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT name, current_setting(name) FROM pg_settings "
+                            "WHERE name = ANY (%s) ORDER BY name", (list(SERVER_SETTINGS),))
+                found = dict(cur.fetchall())
+            return {name: found.get(name, "?") for name in SERVER_SETTINGS}
+        finally:
+            conn.close()
+
+
+#: Reported with every result: WAL (wal_level minimal lets a table built by
+#: CREATE TABLE AS skip it), autovacuum and data checksums (hint bits then write
+#: WAL too) change what a run costs; the floor's unlogged COPY hardly depends on them.
+SERVER_SETTINGS = ("wal_level", "autovacuum", "data_checksums", "shared_buffers", "max_wal_size")
+
 
 def _server(args) -> tuple[Server, Path | None]:
     raw = (args.database_url or os.environ.get("DWH_BENCH_DATABASE_URL")
@@ -245,7 +263,9 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
         f"Measured {report['when']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-        f"PostgreSQL {report['server_version']} ({report['server']}), dwh --jobs {report['jobs']}.",
+        f"PostgreSQL {report['server_version']} ({report['server']}: "
+        + ", ".join(f"{k} {v}" for k, v in report.get("server_settings", {}).items())
+        + f"), dwh --jobs {report['jobs']}.",
         "",
         "| data | rows | floor s | durable floor s | bronze s | silver s | gold s | checks s "
         "| total s | bronze ÷ floor | total ÷ floor | dbt seed ÷ dwh | pandas ÷ dwh "
@@ -325,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "server_version": server.version(),
+            "server_settings": server.settings(),
             "server": "embedded" if home else "local server", "jobs": args.jobs,
             "peer_cap": args.peer_cap,
             "results": [measure(server, name, path, args, i == 0)
