@@ -5,6 +5,7 @@ stable keys, identical re-runs."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections import Counter
@@ -229,6 +230,22 @@ def test_a_bad_join_work_mem_is_named(head_db, test_home, tmp_path):
     message = str(info.value)
     assert "failed at gold build gold.fact_sales: setup.etl_config run.join_work_mem" in message, \
         message
+    assert fingerprint(head_db) == before
+
+
+@pytest.mark.parametrize("key", ["run.work_mem", "run.maintenance_work_mem"])
+def test_a_bad_step_memory_setting_is_named(key, head_db, test_home, tmp_path):
+    """A run.work_mem or run.maintenance_work_mem PostgreSQL refuses fails the first step
+    that reads it (every build does) with the setting's name; nothing is published."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    query(head_db, "UPDATE setup.etl_config SET value = '12 parsecs' WHERE key = %s", (key,))
+    with pytest.raises(RunFailed) as info:
+        run(head_db, test_home, source)
+    message = str(info.value)
+    assert re.search(rf"failed at silver build silver\.\w+: setup\.etl_config {re.escape(key)}: "
+                     r"invalid value for parameter", message), message
     assert fingerprint(head_db) == before
 
 
