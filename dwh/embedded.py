@@ -179,11 +179,13 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
         home.chmod(home.stat().st_mode | _WORLD_RX)
     if pgdata.exists():
         clear_dead_pids(pgdata)
-    fresh = not (pgdata / "PG_VERSION").exists()
     try:
         server = pgserver.get_server(pgdata, cleanup_mode=None, start=False)
         with pgserver.PostgresServer._lock:  # as its start() takes it (released before)
+            fresh = not (pgdata / "PG_VERSION").exists()
             server.ensure_pgdata_inited()
+            if fresh:
+                log.info("initialised the embedded PostgreSQL server in %s", pgdata)
             configure(pgdata)
         server.start()
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as err:
@@ -192,8 +194,6 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
             f"see its log {pgdata / 'log'}, or set DWH_DATABASE_URL to use another server"
         ) from err
     info = server.get_postmaster_info()
-    if fresh:
-        log.info("initialised the embedded PostgreSQL server in %s", pgdata)
     log.info("using the embedded PostgreSQL server in %s (pid %s)", pgdata, info.pid)
     if create_database:
         _ensure_database(info.socket_dir, database)
