@@ -48,7 +48,7 @@ CONF_FILE = "dwh.conf"
 #: At wal_level=minimal PostgreSQL writes no WAL for the rows of a table created
 #: in the same transaction (it syncs the table at commit instead), and every
 #: silver and gold table is built that way (CREATE TABLE AS, then swapped in).
-#: Crash safety is unchanged.  See the README ("Server settings").
+#: Crash safety is unchanged.  See the README ("The embedded server").
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 SUPERUSER = "postgres"
 _WORLD_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
@@ -186,7 +186,7 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
             server.ensure_pgdata_inited()
             if fresh:
                 log.info("initialised the embedded PostgreSQL server in %s", pgdata)
-            configure(pgdata)
+                configure(pgdata)
         server.start()
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as err:
         raise EmbeddedServerError(
@@ -200,34 +200,28 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
     return _url(info.socket_dir, database)
 
 
-def configure(pgdata: Path) -> bool:
-    """Give an initialised data directory dwh's settings; True when it had none.
+def configure(pgdata: Path) -> None:
+    """Give a data directory initdb has just made dwh's settings.
 
-    Writes ``dwh.conf`` (SERVER_SETTINGS) once, never over a user's edits, and
-    includes it at the end of postgresql.conf.  A running server takes them at
-    its next start.
+    Writes ``dwh.conf`` (SERVER_SETTINGS) and includes it at the end of
+    postgresql.conf.  Only for a new data directory: one made by an older dwh
+    may hold settings that conflict with wal_level=minimal (archive_mode, a
+    replication slot, max_wal_senders in postgresql.auto.conf), and would then
+    not start; it keeps its settings (see the README to opt in).
     """
     conf, main = pgdata / CONF_FILE, pgdata / "postgresql.conf"
-    include = f"include_if_exists = '{CONF_FILE}'"
-    added = False
-    if not conf.exists():
-        lines = ["# Written by dwh for its embedded server; edit freely, dwh never rewrites it.",
-                 "# A private server: no standby, no WAL archive, so WAL only for crash recovery",
-                 "# (tables built by CREATE TABLE AS then write none).  Restart to apply:",
-                 "# dwh server stop; the next dwh command starts it again."]
-        lines += [f"{name} = {value}" for name, value in SERVER_SETTINGS.items()]
-        conf.write_text("\n".join(lines) + "\n")
+    lines = ["# Written by dwh for its embedded server when it was created; edit freely,",
+             "# dwh never rewrites it.  A private server: no standby, no WAL archive, so WAL",
+             "# only for crash recovery (tables built by CREATE TABLE AS then write none).",
+             "# Restart to apply an edit: dwh server stop; the next dwh command starts it."]
+    lines += [f"{name} = {value}" for name, value in SERVER_SETTINGS.items()]
+    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if _is_root():  # the server runs as the data directory's owner
         owner = pgdata.stat()
-        if _is_root():  # the server runs as the data directory's owner
-            os.chown(conf, owner.st_uid, owner.st_gid)
-        added = True
-    text = main.read_text()
-    if include not in text.splitlines():
-        main.write_text(text + ("" if text.endswith("\n") else "\n") + include + "\n")
-        added = True
-    if added:
-        log.info("gave the embedded server in %s dwh's settings (%s)", pgdata, conf)
-    return added
+        os.chown(conf, owner.st_uid, owner.st_gid)
+    with main.open("ab") as fh:  # appended: the file is never left half written
+        fh.write(f"\ninclude_if_exists = '{CONF_FILE}'\n".encode())
+    log.info("gave the embedded server in %s dwh's settings (%s)", pgdata, conf)
 
 
 def _ensure_database(socket_dir: Path, database: str) -> None:
