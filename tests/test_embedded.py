@@ -96,8 +96,12 @@ def test_embedded_default_from_a_clean_home(home, env):
     assert _scalar(url, roles) == 0
 
 
+def _connect(url):
+    return psycopg2.connect(host=url.query["host"], user=url.username, dbname=url.database)
+
+
 def _scalar(url, sql_text):
-    conn = psycopg2.connect(host=url.query["host"], user=url.username, dbname=url.database)
+    conn = _connect(url)
     try:
         with conn.cursor() as cur:
             cur.execute(sql_text)
@@ -108,7 +112,7 @@ def _scalar(url, sql_text):
 
 def _wal_of_a_table_build(url) -> tuple[int, int]:
     """(bytes of WAL written, bytes of the table) for a CREATE TABLE AS of 20 MB or so."""
-    conn = psycopg2.connect(host=url.query["host"], user=url.username, dbname=url.database)
+    conn = _connect(url)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
