@@ -1,0 +1,111 @@
+"""The durable skeleton of a run: the writes and reads that any pipeline keeping dwh's
+layers as durable tables must do, with none of the work in between.
+
+In the database a `dwh deploy` has just filled, on the same files and the same number of
+connections as dwh (its scheduler, `dwh.db.run_graph`, on the steps of the warehouse's
+own `setup.run_plan`):
+- each bronze file is COPYed into an ordinary (WAL-logged) table of text columns;
+- each build step reads every table it needs, fresh from this skeleton (`count(*)`), and
+  writes a copy of what the real step wrote (CREATE TABLE AS of the published table:
+  the same rows, columns and size), with no index, constraint or ANALYZE;
+- the quality checks read the tables they name, each table once.
+What a run adds to this is what it computes: parsing, lookups, joins, deduplication,
+keys, indexes and the checks' predicates.  The skeleton's time over the floor is a
+lower bound of what a durable run can reach on this server, whatever its SQL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from psycopg2 import sql
+from sqlalchemy.engine import URL
+
+from bench.data import FILES
+from dwh import db
+
+#: where the skeleton writes: one schema per layer, dropped afterwards
+SCHEMAS = {"bronze": "skeleton_bronze", "silver": "skeleton_silver", "gold": "skeleton_gold"}
+
+
+def _table(name: str) -> sql.Composable:
+    layer, table = name.split(".", 1)
+    return sql.Identifier(SCHEMAS[layer], table)
+
+
+def _execute(url: URL, *statements: sql.Composable) -> None:
+    conn = db.raw_connect(url, application_name="dwh bench skeleton")
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _load(url: URL, table: str, path: Path) -> None:
+    with path.open("rb") as fh:
+        header = fh.readline().decode("utf-8").strip().lower().split(",")
+    conn = db.raw_connect(url, application_name="dwh bench skeleton")
+    try:
+        with conn.cursor() as cur, path.open("rb") as fh:
+            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(
+                _table(f"bronze.{table}"),
+                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)))
+            cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
+                            .format(_table(f"bronze.{table}")).as_string(conn), fh, size=1 << 20)
+    finally:
+        conn.close()
+
+
+def _reads(needs: list[str]) -> list[sql.Composable]:
+    """count(*) of each table a step needs (a stage, 'silver_stage', is no table)."""
+    return [sql.SQL("SELECT count(*) FROM {}").format(_table(n))
+            for n in needs if n.split(".", 1)[0] in SCHEMAS and "." in n]
+
+
+def run(url: URL, source_dir: Path, jobs: int) -> dict:
+    """Time the skeleton in the database at ``url`` (filled by a run of every layer)."""
+    conn = db.raw_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT max(run_id) FROM setup.etl_runs")
+            cur.execute("SELECT kind, target, needs FROM setup.run_plan(%s, %s)",
+                        (cur.fetchone()[0], ["bronze", "silver", "gold"]))
+            plan = cur.fetchall()
+    finally:
+        conn.close()
+    for schema in SCHEMAS.values():
+        _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}")
+                 .format(sql.Identifier(schema)))
+    _execute(url, sql.SQL("CHECKPOINT"))
+    # what each table weighs, as dwh weighs it: the bytes of source data behind it
+    weight = {f"bronze.{t}": float((source_dir / folder / name).stat().st_size)
+              for t, (folder, name) in FILES.items()}
+    tasks = [db.Task(f"load {name}", lambda t=name.split(".")[1]: _load(
+                         url, t, source_dir / FILES[t][0] / FILES[t][1]),
+                     provides=frozenset({name}), cost=w, priority=1)
+             for name, w in sorted(weight.items(), key=lambda item: -item[1])]
+    checked: set[str] = set()
+    for kind, target, needs in plan:
+        if kind == "build" and "." in target:
+            weight[target] = cost = sum(w for n, w in weight.items() if n in needs)
+            statements = _reads(needs) + [sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                _table(target), sql.Identifier(*target.split(".", 1)))]
+            tasks.append(db.Task(f"build {target}", lambda s=statements: _execute(url, *s),
+                                 provides=frozenset({target}), needs=frozenset(needs),
+                                 cost=max(cost, 1.0)))
+        elif kind == "check":
+            checked.update(needs)
+    # the checks: every table they name, read once (the least any set of checks reads)
+    for name in sorted(checked):
+        tasks.append(db.Task(f"check {name}", lambda s=_reads([name]): _execute(url, *s),
+                             needs=frozenset({name}), cost=max(weight.get(name, 1.0) * 0.1, 1.0)))
+    start = time.perf_counter()
+    try:
+        db.run_graph(tasks, jobs)
+        seconds = time.perf_counter() - start
+    finally:
+        for schema in SCHEMAS.values():
+            _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    return {"seconds": seconds}
