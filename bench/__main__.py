@@ -191,12 +191,12 @@ def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
         result["deploy_s"] = deploy["seconds"]
         result["peak_rss_mib"] = deploy["peak_rss_mib"]
         result.update(dwh_run.layer_times(url))
-        # the writes and reads of a durable run, without its work (bench/skeleton.py)
-        result["skeleton_s"] = skeleton.run(url, source.absolute(), args.jobs)["seconds"]
         if first:  # the same deploy again: nothing to migrate
             again = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
                                 "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
             result["deploy_again_s"] = again["seconds"]
+        # the writes and reads of the run's plan, without its computing (bench/skeleton.py)
+        result["skeleton_s"] = skeleton.run(url, source.absolute(), args.jobs)["seconds"]
     finally:
         server.drop(url)
     print(f"[{name}] dwh deploy {result['deploy_s']:.2f} s (run {result['run']:.2f} s), "
@@ -291,9 +291,9 @@ def markdown(report: dict) -> str:
         f"migrate): {u['upgrade_at_head_s']:.2f} s; `dwh deploy` with nothing to migrate "
         f"({report['results'][0]['dataset']}): {_f(report['results'][0].get('deploy_again_s'))} s. "
         "Floor: plain COPY of the same files into unlogged tables, one session; durable floor: "
-        "the same into ordinary (WAL-logged) tables; skeleton: the writes and reads of a "
-        "durable run without its work, on the same connections (bench/skeleton.py), the "
-        "least any pipeline with durable layers takes here. Peers: "
+        "the same into ordinary (WAL-logged) tables; skeleton: the writes and reads of dwh's "
+        "plan without its computing, on the same connections (bench/skeleton.py), an "
+        "estimate of the least a run of this plan takes here. Peers: "
         "`dbt seed` (dbt-postgres) and pandas `read_csv` + `to_sql(method=\"multi\")`, "
         "compared with dwh's bronze load of the same files. Times of whole process runs "
         "(deploy, upgrade) include Python start-up. A peer is stopped once it has taken "

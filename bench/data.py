@@ -43,11 +43,17 @@ def sample_dir(scale: int, seed: int = 0) -> Path:
     return target
 
 
+def source_file(source_dir: Path, table: str) -> Path:
+    """The file of a table, its name matched without regard to case (as dwh does)."""
+    folder, name = FILES[table]
+    return next(p for p in (source_dir / folder).iterdir() if p.name.lower() == name.lower())
+
+
 def rows_of(source_dir: Path) -> dict[str, int]:
     """Data lines per table (lines minus the header), counted from the files."""
     counts = {}
-    for table, (folder, name) in FILES.items():
-        path = next(p for p in (source_dir / folder).iterdir() if p.name.lower() == name.lower())
+    for table in FILES:
+        path = source_file(source_dir, table)
         with path.open("rb") as fh:
             data_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
         with path.open("rb") as fh:

@@ -11,7 +11,7 @@ from pathlib import Path
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
-from bench.data import FILES
+from bench.data import FILES, source_file
 from dwh import db
 
 
@@ -21,8 +21,8 @@ def load(url: URL, source_dir: Path, *, unlogged: bool = True) -> dict:
     start = time.perf_counter()
     try:
         with conn.cursor() as cur:
-            for table, (folder, name) in FILES.items():
-                path = source_dir / folder / name
+            for table in FILES:
+                path = source_file(source_dir, table)
                 with path.open("rb") as fh:
                     header = fh.readline().decode("utf-8").strip().lower().split(",")
                 cur.execute(sql.SQL("CREATE {} TABLE {} ({})").format(

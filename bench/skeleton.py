@@ -1,5 +1,5 @@
-"""The durable skeleton of a run: the writes and reads that any pipeline keeping dwh's
-layers as durable tables must do, with none of the work in between.
+"""The durable skeleton of a run: the writes and reads of dwh's plan, without the
+computing between them.
 
 In the database a `dwh deploy` has just filled, on the same files and the same number of
 connections as dwh (its scheduler, `dwh.db.run_graph`, on the steps of the warehouse's
@@ -10,8 +10,11 @@ own `setup.run_plan`):
   the same rows, columns and size), with no index, constraint or ANALYZE;
 - the quality checks read the tables they name, each table once.
 What a run adds to this is what it computes: parsing, lookups, joins, deduplication,
-keys, indexes and the checks' predicates.  The skeleton's time over the floor is a
-lower bound of what a durable run can reach on this server, whatever its SQL."""
+keys, indexes and the checks' predicates.  So the skeleton estimates the least a run of
+this plan (these tables, this schedule) can take on this server, whatever its SQL.  The
+estimate is a little high, as each copy also reads the published table it copies, and
+a little low, as it leaves out the run's bookkeeping and publish.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pathlib import Path
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
-from bench.data import FILES
+from bench.data import FILES, source_file
 from dwh import db
 
 #: where the skeleton writes: one schema per layer, dropped afterwards
@@ -75,15 +78,10 @@ def run(url: URL, source_dir: Path, jobs: int) -> dict:
             plan = cur.fetchall()
     finally:
         conn.close()
-    for schema in SCHEMAS.values():
-        _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}")
-                 .format(sql.Identifier(schema)))
-    _execute(url, sql.SQL("CHECKPOINT"))
     # what each table weighs, as dwh weighs it: the bytes of source data behind it
-    weight = {f"bronze.{t}": float((source_dir / folder / name).stat().st_size)
-              for t, (folder, name) in FILES.items()}
+    weight = {f"bronze.{t}": float(source_file(source_dir, t).stat().st_size) for t in FILES}
     tasks = [db.Task(f"load {name}", lambda t=name.split(".")[1]: _load(
-                         url, t, source_dir / FILES[t][0] / FILES[t][1]),
+                         url, t, source_file(source_dir, t)),
                      provides=frozenset({name}), cost=w, priority=1)
              for name, w in sorted(weight.items(), key=lambda item: -item[1])]
     checked: set[str] = set()
@@ -101,8 +99,11 @@ def run(url: URL, source_dir: Path, jobs: int) -> dict:
     for name in sorted(checked):
         tasks.append(db.Task(f"check {name}", lambda s=_reads([name]): _execute(url, *s),
                              needs=frozenset({name}), cost=max(weight.get(name, 1.0) * 0.1, 1.0)))
-    start = time.perf_counter()
     try:
+        for schema in SCHEMAS.values():
+            _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}")
+                     .format(sql.Identifier(schema)))
+        start = time.perf_counter()
         db.run_graph(tasks, jobs)
         seconds = time.perf_counter() - start
     finally:
