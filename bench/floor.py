@@ -15,6 +15,20 @@ from bench.data import FILES, source_file
 from dwh import db
 
 
+def copy_file(cur, table: sql.Identifier, path: Path, *, unlogged: bool) -> int:
+    """Create ``table`` with a text column per header field of the CSV file at ``path``
+    and COPY the file into it; returns the rows.  (The floor's load, and the skeleton's.)"""
+    with path.open("rb") as fh:
+        header = fh.readline().decode("utf-8").strip().lower().split(",")
+    cur.execute(sql.SQL("CREATE {} TABLE {} ({})").format(
+        sql.SQL("UNLOGGED" if unlogged else ""), table,
+        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)))
+    with path.open("rb") as fh:
+        cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
+                        .format(table), fh, size=1 << 20)
+    return cur.rowcount
+
+
 def load(url: URL, source_dir: Path, *, unlogged: bool = True) -> dict:
     conn = db.raw_connect(url)
     rows = 0
@@ -22,17 +36,8 @@ def load(url: URL, source_dir: Path, *, unlogged: bool = True) -> dict:
     try:
         with conn.cursor() as cur:
             for table in FILES:
-                path = source_file(source_dir, table)
-                with path.open("rb") as fh:
-                    header = fh.readline().decode("utf-8").strip().lower().split(",")
-                cur.execute(sql.SQL("CREATE {} TABLE {} ({})").format(
-                    sql.SQL("UNLOGGED" if unlogged else ""),
-                    sql.Identifier(table),
-                    sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)))
-                with path.open("rb") as fh:
-                    cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
-                                    .format(sql.Identifier(table)), fh, size=1 << 20)
-                rows += cur.rowcount
+                rows += copy_file(cur, sql.Identifier(table), source_file(source_dir, table),
+                                  unlogged=unlogged)
     finally:
         conn.close()
     return {"seconds": time.perf_counter() - start, "rows": rows}

@@ -24,8 +24,10 @@ from pathlib import Path
 from psycopg2 import sql
 from sqlalchemy.engine import URL
 
+from bench import floor
 from bench.data import FILES, source_file
 from dwh import db
+from dwh.orchestrate import CHECK_SHARE
 
 #: where the skeleton writes: one schema per layer, dropped afterwards
 SCHEMAS = {"bronze": "skeleton_bronze", "silver": "skeleton_silver", "gold": "skeleton_gold"}
@@ -47,16 +49,10 @@ def _execute(url: URL, *statements: sql.Composable) -> None:
 
 
 def _load(url: URL, table: str, path: Path) -> None:
-    with path.open("rb") as fh:
-        header = fh.readline().decode("utf-8").strip().lower().split(",")
     conn = db.raw_connect(url, application_name="dwh bench skeleton")
     try:
-        with conn.cursor() as cur, path.open("rb") as fh:
-            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(
-                _table(f"bronze.{table}"),
-                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)))
-            cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
-                            .format(_table(f"bronze.{table}")).as_string(conn), fh, size=1 << 20)
+        with conn.cursor() as cur:
+            floor.copy_file(cur, _table(f"bronze.{table}"), path, unlogged=False)
     finally:
         conn.close()
 
@@ -87,7 +83,8 @@ def run(url: URL, source_dir: Path, jobs: int) -> dict:
     checked: set[str] = set()
     for kind, target, needs in plan:
         if kind == "build" and "." in target:
-            weight[target] = cost = sum(w for n, w in weight.items() if n in needs)
+            weight[target] = cost = sum(w for name, w in weight.items()
+                                        if any(db.covers(name, n) for n in needs))
             statements = _reads(needs) + [sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
                 _table(target), sql.Identifier(*target.split(".", 1)))]
             tasks.append(db.Task(f"build {target}", lambda s=statements: _execute(url, *s),
@@ -98,7 +95,8 @@ def run(url: URL, source_dir: Path, jobs: int) -> dict:
     # the checks: every table they name, read once (the least any set of checks reads)
     for name in sorted(checked):
         tasks.append(db.Task(f"check {name}", lambda s=_reads([name]): _execute(url, *s),
-                             needs=frozenset({name}), cost=max(weight.get(name, 1.0) * 0.1, 1.0)))
+                             needs=frozenset({name}),
+                             cost=max(weight.get(name, 1.0) * CHECK_SHARE, 1.0)))
     try:
         for schema in SCHEMAS.values():
             _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}")
