@@ -132,7 +132,11 @@ def _copy(conn, job: Job, path: Path) -> int:
         cur.execute("SELECT setup.check_header(%s::regclass, %s)",
                     (table.as_string(conn), header))
         columns = cur.fetchone()[0]
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')").format(
+        # Truncated in this transaction, so COPY can FREEZE (as the server-side
+        # load does, setup.load_bronze_file): see revision 0026.
+        cur.execute(sql.SQL("TRUNCATE {}").format(table))
+        copy = sql.SQL("COPY {} ({}) FROM STDIN "
+                       "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8', FREEZE true)").format(
             table, sql.SQL(", ").join(map(sql.Identifier, columns)))
         with path.open("rb") as fh:
             cur.copy_expert(copy, fh, size=COPY_CHUNK)

@@ -339,3 +339,21 @@ def test_a_warehouse_rolled_back_before_0021_still_loads(head_db, test_home, tmp
     analyzed = query(head_db, "SELECT count(*) FROM pg_stat_user_tables "
                               "WHERE schemaname = 'bronze' AND last_analyze IS NOT NULL")
     assert analyzed == [(6,)]
+
+
+@pytest.mark.parametrize("path_kind", ["client", "server"])
+def test_bronze_rows_are_loaded_frozen(path_kind, head_db, test_home, readable_dir):
+    """Both paths load a bronze file with COPY FREEZE into its staged table, truncated in
+    the same transaction (revision 0026): the server's visibility map marks every page of
+    every loaded table all-visible (ANALYZE copies its count into pg_class), so the
+    first read sets no hint bits; a plain COPY leaves none marked."""
+    root = sample.generate(readable_dir / "sample", scale=1, seed=5).root
+    _readable_by_all(root)
+    _server_paths(head_db, root)
+    _good_run(path_kind, head_db, test_home, root)
+    pages = query(head_db, "SELECT c.relname, c.relpages, c.relallvisible FROM bronze.load_jobs j "
+                           "JOIN pg_class c ON c.oid = format('bronze.%I', j.table_name)::regclass "
+                           "WHERE j.enabled ORDER BY 1")
+    assert len(pages) == 6
+    for table, relpages, allvisible in pages:
+        assert relpages > 0 and allvisible == relpages, (table, relpages, allvisible)
