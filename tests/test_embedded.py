@@ -172,6 +172,55 @@ def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
     assert _scalar(url, "SHOW wal_level") == "logical"
 
 
+def _wal_of_a_first_read(url) -> tuple[int, int]:
+    """(bytes of WAL written, bytes of the table) for the first read of a table of
+    20 MB or so just built by CREATE TABLE AS: the read sets every row's hint bits."""
+    conn = _connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS hint_probe")
+            cur.execute("CREATE TABLE hint_probe AS SELECT g, repeat('x', 100) AS t "
+                        "FROM generate_series(1, 150000) AS g")
+            cur.execute("SELECT pg_current_wal_insert_lsn()")
+            start = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM hint_probe")
+            cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)::bigint, "
+                        "pg_relation_size('hint_probe')", (start,))
+            wal, size = cur.fetchone()
+            cur.execute("DROP TABLE hint_probe")
+            return wal, size
+    finally:
+        conn.close()
+
+
+def test_the_embedded_server_has_no_data_checksums(home, env):
+    """dwh turns data checksums off when it creates the data directory: with them
+    (PostgreSQL 18's default), the first read of a table just built at
+    wal_level=minimal writes each of its pages whole to WAL to set hint bits; without
+    them it writes next to nothing.  pg_checksums --enable turns them back on."""
+    pgdata = home / "pgdata"
+    result = dwh(env, "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert f"turned data checksums off in {pgdata}" in result.stderr
+    url = embedded.status(home).url("postgres")
+    assert _scalar(url, "SHOW data_checksums") == "off"
+    wal, size = _wal_of_a_first_read(url)
+    assert size > 15_000_000 and wal < size / 20
+
+    assert dwh(env, "server", "stop").returncode == 0
+    enable = subprocess.run([str(embedded.bin_dir() / "pg_checksums"), "--enable", "-D",
+                             str(pgdata)], capture_output=True, text=True, timeout=120)
+    assert enable.returncode == 0, enable.stderr
+    result = dwh(env, "current")
+    assert result.returncode == 0, result.stderr
+    assert "data checksums off" not in result.stderr  # an existing directory is kept
+    url = embedded.status(home).url("postgres")
+    assert _scalar(url, "SHOW data_checksums") == "on"
+    wal, size = _wal_of_a_first_read(url)
+    assert wal > size / 2  # a full-page image per page, less each page's free space
+
+
 def test_demo_deploy_on_the_embedded_default(home, env):
     """What `make demo` runs: no server, no sources; a generated sample is used."""
     result = dwh(env, "deploy", timeout=600)
