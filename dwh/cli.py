@@ -287,6 +287,7 @@ def server_status(ctx: typer.Context) -> None:
     if not settings.uses_embedded:
         typer.echo("note: a database URL is configured, so dwh does not use this server")
     typer.echo(f"data directory: {st.pgdata}")
+    typer.echo(f"programs: {embedded.bin_dir()}")  # its pg_ctl, pg_checksums, psql...
     if not st.initialized:
         typer.echo("state: not created yet (any dwh command that needs a database creates it)")
         return

@@ -209,8 +209,11 @@ def test_the_embedded_server_has_no_data_checksums(home, env):
     assert size > 15_000_000 and wal < size / 20
 
     assert dwh(env, "server", "stop").returncode == 0
-    enable = subprocess.run([str(embedded.bin_dir() / "pg_checksums"), "--enable", "-D",
-                             str(pgdata)], capture_output=True, text=True, timeout=120)
+    status = dwh(env, "server", "status").stdout
+    programs = Path(next(line for line in status.splitlines()
+                         if line.startswith("programs: ")).split(": ", 1)[1])
+    enable = subprocess.run([str(programs / "pg_checksums"), "--enable", "-D", str(pgdata)],
+                            capture_output=True, text=True, timeout=120)
     assert enable.returncode == 0, enable.stderr
     result = dwh(env, "current")
     assert result.returncode == 0, result.stderr
