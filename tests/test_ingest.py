@@ -351,9 +351,40 @@ def test_bronze_rows_are_loaded_frozen(path_kind, head_db, test_home, readable_d
     _readable_by_all(root)
     _server_paths(head_db, root)
     _good_run(path_kind, head_db, test_home, root)
-    pages = query(head_db, "SELECT c.relname, c.relpages, c.relallvisible FROM bronze.load_jobs j "
-                           "JOIN pg_class c ON c.oid = format('bronze.%I', j.table_name)::regclass "
-                           "WHERE j.enabled ORDER BY 1")
+    pages = _bronze_pages(head_db)
     assert len(pages) == 6
-    for table, relpages, allvisible in pages:
-        assert relpages > 0 and allvisible == relpages, (table, relpages, allvisible)
+    for table, relpages, allvisible, vacuums in pages:
+        # no VACUUM, which would have marked them too
+        assert relpages > 0 and allvisible == relpages and vacuums == 0, (table, relpages,
+                                                                          allvisible, vacuums)
+
+
+def _bronze_pages(url) -> list[tuple]:
+    """(table, pages, pages all-visible, VACUUMs) of every enabled bronze job's table."""
+    return query(url, "SELECT c.relname, c.relpages, c.relallvisible, "
+                      "       s.vacuum_count + s.autovacuum_count "
+                      "FROM bronze.load_jobs j "
+                      "JOIN pg_class c ON c.oid = format('bronze.%I', j.table_name)::regclass "
+                      "JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                      "WHERE j.enabled ORDER BY 1")
+
+
+def test_a_server_load_beside_an_open_cursor_goes_on_unfrozen(head_db, readable_dir):
+    """COPY FREEZE refuses to run while the session has a cursor open; the server-side
+    load then goes on as a plain COPY (its pages not marked all-visible), and the run
+    succeeds."""
+    root = write_tiny(readable_dir / "src")
+    _readable_by_all(root)
+    _server_paths(head_db, root)
+    conn = connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DECLARE held CURSOR WITH HOLD FOR SELECT 1")
+            cur.execute("CALL setup.orchestrate_all()")
+    finally:
+        conn.close()
+    assert last_run(head_db)[1] == "succeeded"
+    assert query(head_db, "SELECT count(*) FROM bronze.crm_sales_details") == [(3,)]
+    pages = _bronze_pages(head_db)
+    assert len(pages) == 6
+    assert all(allvisible == 0 for _, _, allvisible, _ in pages), pages

@@ -8,9 +8,11 @@ to do so; at wal_level = minimal the COPY itself was WAL-logged too, as the tabl
 was not new in its transaction.  Version 3 of setup.load_bronze_file truncates the
 staged table first, in the same transaction, and loads it with COPY FREEZE: the
 rows are written frozen, and at minimal without WAL.  The client-side load
-(dwh.ingest) does the same.  COPY FREEZE refuses to run while a cursor is open,
-so version 3 of setup.orchestrate_bronze loops over the jobs as an array instead of
-over a query.
+(dwh.ingest) does the same at every revision: each stages an empty table of its own
+for every enabled job, so truncating it changes nothing else.  COPY FREEZE refuses
+to run while the session has a cursor open: version 3 of setup.orchestrate_bronze
+loops over the jobs as an array instead of over a query, and setup.load_bronze_file
+falls back to a plain COPY when the caller holds one.
 
 Revision ID: 0026
 Revises: 0025
