@@ -4,7 +4,8 @@ computing between them.
 In the database a `dwh deploy` has just filled, on the same files and the same number of
 connections as dwh (its scheduler, `dwh.db.run_graph`, on the steps of the warehouse's
 own `setup.run_plan`):
-- each bronze file is COPYed into an ordinary (WAL-logged) table of text columns;
+- each bronze file is COPYed into an ordinary (WAL-logged) table of text columns, created
+  and loaded with COPY FREEZE in one transaction, as dwh loads bronze;
 - each build step reads every table it needs, fresh from this skeleton (`count(*)`), and
   writes a copy of what the real step wrote (CREATE TABLE AS of the published table:
   the same rows, columns and size), with no index, constraint or ANALYZE;
@@ -49,10 +50,12 @@ def _execute(url: URL, *statements: sql.Composable) -> None:
 
 
 def _load(url: URL, table: str, path: Path) -> None:
-    conn = db.raw_connect(url, application_name="dwh bench skeleton")
+    """As dwh loads bronze: created and COPY FREEZE-d in one transaction."""
+    conn = db.raw_connect(url, autocommit=False, application_name="dwh bench skeleton")
     try:
         with conn.cursor() as cur:
-            floor.copy_file(cur, _table(f"bronze.{table}"), path, unlogged=False)
+            floor.copy_file(cur, _table(f"bronze.{table}"), path, unlogged=False, freeze=True)
+        conn.commit()
     finally:
         conn.close()
 
