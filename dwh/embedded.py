@@ -237,6 +237,7 @@ def _disable_checksums(pgdata: Path) -> None:
     The README says so and how to turn them back on.  pg_checksums only rewrites the
     control file here.  A failure costs speed, not data: warn and go on with them on."""
     command = [str(bin_dir() / "pg_checksums"), "--disable", "-D", str(pgdata)]
+    already = False
     try:  # as the data directory's owner, like the server (as root: the pgserver user)
         done = subprocess.run(command, capture_output=True, text=True, check=False,
                               timeout=120, user="pgserver" if _is_root() else None)

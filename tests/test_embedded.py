@@ -110,17 +110,21 @@ def _scalar(url, sql_text):
         conn.close()
 
 
-def _wal_of_a_table_build(url) -> tuple[int, int]:
-    """(bytes of WAL written, bytes of the table) for a CREATE TABLE AS of 20 MB or so."""
+def _wal_of(url, *, first_read: bool = False) -> tuple[int, int]:
+    """(bytes of WAL written, bytes of the table) for a CREATE TABLE AS of 20 MB or so,
+    or, with ``first_read``, for the first read of it (which sets every row's hint bits)."""
     conn = _connect(url)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
+            build = ("CREATE TABLE wal_probe AS SELECT g, repeat('x', 100) AS t "
+                     "FROM generate_series(1, 150000) AS g")
             cur.execute("DROP TABLE IF EXISTS wal_probe")
+            if first_read:
+                cur.execute(build)
             cur.execute("SELECT pg_current_wal_insert_lsn()")
             start = cur.fetchone()[0]
-            cur.execute("CREATE TABLE wal_probe AS SELECT g, repeat('x', 100) AS t "
-                        "FROM generate_series(1, 150000) AS g")
+            cur.execute("SELECT count(*) FROM wal_probe" if first_read else build)
             cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)::bigint, "
                         "pg_relation_size('wal_probe')", (start,))
             wal, size = cur.fetchone()
@@ -143,7 +147,7 @@ def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
     url = embedded.status(home).url("postgres")
     assert (_scalar(url, "SHOW wal_level"), _scalar(url, "SHOW max_wal_senders")) == ("minimal", "0")
     assert include in (pgdata / "postgresql.conf").read_text().splitlines()
-    wal, size = _wal_of_a_table_build(url)
+    wal, size = _wal_of(url)
     assert size > 15_000_000 and wal < size / 20
 
     conf.write_text(conf.read_text().replace("wal_level = minimal", "wal_level = replica")
@@ -154,7 +158,7 @@ def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
     assert "dwh's settings" not in result.stderr
     url = embedded.status(home).url("postgres")
     assert (_scalar(url, "SHOW wal_level"), _scalar(url, "SHOW max_wal_senders")) == ("replica", "3")
-    wal, size = _wal_of_a_table_build(url)
+    wal, size = _wal_of(url)
     assert wal > size
 
     # A data directory from before dwh.conf is left as it is: its settings may not
@@ -172,28 +176,6 @@ def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
     assert _scalar(url, "SHOW wal_level") == "logical"
 
 
-def _wal_of_a_first_read(url) -> tuple[int, int]:
-    """(bytes of WAL written, bytes of the table) for the first read of a table of
-    20 MB or so just built by CREATE TABLE AS: the read sets every row's hint bits."""
-    conn = _connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS hint_probe")
-            cur.execute("CREATE TABLE hint_probe AS SELECT g, repeat('x', 100) AS t "
-                        "FROM generate_series(1, 150000) AS g")
-            cur.execute("SELECT pg_current_wal_insert_lsn()")
-            start = cur.fetchone()[0]
-            cur.execute("SELECT count(*) FROM hint_probe")
-            cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)::bigint, "
-                        "pg_relation_size('hint_probe')", (start,))
-            wal, size = cur.fetchone()
-            cur.execute("DROP TABLE hint_probe")
-            return wal, size
-    finally:
-        conn.close()
-
-
 def test_the_embedded_server_has_no_data_checksums(home, env):
     """dwh turns data checksums off when it creates the data directory: with them
     (PostgreSQL 18's default), the first read of a table just built at
@@ -205,7 +187,7 @@ def test_the_embedded_server_has_no_data_checksums(home, env):
     assert f"turned data checksums off in {pgdata}" in result.stderr
     url = embedded.status(home).url("postgres")
     assert _scalar(url, "SHOW data_checksums") == "off"
-    wal, size = _wal_of_a_first_read(url)
+    wal, size = _wal_of(url, first_read=True)
     assert size > 15_000_000 and wal < size / 20
 
     assert dwh(env, "server", "stop").returncode == 0
@@ -220,7 +202,7 @@ def test_the_embedded_server_has_no_data_checksums(home, env):
     assert "data checksums off" not in result.stderr  # an existing directory is kept
     url = embedded.status(home).url("postgres")
     assert _scalar(url, "SHOW data_checksums") == "on"
-    wal, size = _wal_of_a_first_read(url)
+    wal, size = _wal_of(url, first_read=True)
     assert wal > size / 2  # a full-page image per page, less each page's free space
 
 
