@@ -38,9 +38,14 @@ VIEWS = """
 """
 COLUMNS = """
     SELECT format('%%s.%%s', n.nspname, c.relname), a.attname,
-           format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+           format_type(a.atttypid, a.atttypmod)
+               || CASE WHEN a.attcollation <> t.typcollation
+                       THEN ' collate ' || quote_ident(co.collname) ELSE '' END,
+           a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
       LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
      WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p')
 """

@@ -30,6 +30,7 @@ QUERIES = {
         WHERE {USER_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')""",
     "columns": f"""
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+               (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation),
                a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
                col_description(c.oid, a.attnum)
         FROM pg_attribute a

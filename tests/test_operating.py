@@ -124,8 +124,15 @@ def test_doctor_reports_no_drift_on_a_fresh_deploy(head_db):
 
 
 def test_doctor_finds_hand_edits_missing_and_extra_objects(head_db, test_home, tmp_path):
-    run(head_db, test_home, write_tiny(tmp_path / "src"))  # runs swap tables: no drift from that
+    # Runs swap tables in (a first load the whole key map, a later one appends to it):
+    # no drift from that, the key map's key columns included (bytewise, revision 0027).
+    run(head_db, test_home, write_tiny(tmp_path / "src"))
+    run(head_db, test_home, write_tiny(tmp_path / "src"))
     assert cli(head_db, "doctor").exit_code == 0
+    assert query(head_db, "SELECT a.attname, c.collname FROM pg_attribute a "
+                          "JOIN pg_collation c ON c.oid = a.attcollation "
+                          "WHERE a.attrelid = 'gold.surrogate_keys'::regclass AND a.attnum > 0 "
+                          "ORDER BY a.attnum") == [("entity", "C"), ("natural_key", "C")]
     query(head_db, "CREATE OR REPLACE PROCEDURE setup.orchestrate_gold(p_run_id bigint DEFAULT NULL) "
                    "LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'hotfix'; END $$")
     query(head_db, "DROP FUNCTION gold.report()")
@@ -133,6 +140,8 @@ def test_doctor_finds_hand_edits_missing_and_extra_objects(head_db, test_home, t
     query(head_db, "ALTER TABLE gold.dim_customers ADD COLUMN loyalty text")
     query(head_db, "ALTER TABLE silver.erp_loc_a101 ALTER COLUMN cntry SET NOT NULL")
     query(head_db, "CREATE TABLE bronze.scratchpad (x int)")
+    query(head_db, 'ALTER TABLE gold.surrogate_keys ALTER COLUMN natural_key TYPE text '
+                   'COLLATE pg_catalog."default"')
     result = cli(head_db, "doctor")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
@@ -143,6 +152,8 @@ def test_doctor_finds_hand_edits_missing_and_extra_objects(head_db, test_home, t
     assert "extra: column gold.dim_customers.loyalty" in lines
     assert "differs: column silver.erp_loc_a101.cntry (expected text, found text not null)" in lines
     assert "extra: table bronze.scratchpad (not created by any revision)" in lines
+    assert 'differs: column gold.surrogate_keys.natural_key (expected text collate "C" not null, ' \
+           'found text not null)' in lines
     data = json.loads(cli(head_db, "doctor", "--json").stdout)
     assert data["ok"] is False and data["at_head"] is True
     assert {f["problem"] for f in data["findings"]} == {"edited by hand", "missing", "extra", "differs"}

@@ -1,0 +1,50 @@
+"""The key map's key columns collate bytewise; a first load numbers the customers in one statement.
+
+gold.surrogate_keys holds identifiers ('customer', '11000', 'AR-08554'), compared
+for equality and sorted only to index them.  Under the database's collation
+(C.UTF-8 on the embedded server) each comparison of its primary key build goes
+through the locale (strcoll on NUL-terminated copies); COLLATE "C" compares bytes.
+At scale 100 (1.88 million keys) the build took 2.29-2.43 s with both key columns
+in "C" against 3.2-3.5 s (serial, interleaved on one server).  Equality is the same
+in every deterministic collation, so no lookup changes; the map's keys now sort by
+code point.  Version 7 of gold.load_surrogate_keys names the collation in the
+query that stages the map, since a first load's staged map is swapped in whole.
+
+On a first load (an empty map) version 7 also numbers the customers in one CREATE
+TABLE AS instead of looking each up in the empty map and then INSERTing every one
+(0.75 s against 1.2 s at scale 100).
+
+Revision ID: 0027
+Revises: 0026
+Create Date: 2026-12-07
+
+"""
+from collections.abc import Sequence
+
+from alembic import op
+
+from dwh import sqlfiles
+
+revision: str = "0027"
+down_revision: str | Sequence[str] | None = "0026"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Versioned SQL this revision applies; the downgrade restores the versions before.
+SQL: dict[str, int] = {"gold.load_surrogate_keys": 7}
+
+
+def _collate(collation: str) -> None:
+    op.execute(f"ALTER TABLE gold.surrogate_keys "
+               f"ALTER COLUMN entity TYPE text COLLATE {collation}, "
+               f"ALTER COLUMN natural_key TYPE text COLLATE {collation}")
+
+
+def upgrade() -> None:
+    _collate('"C"')
+    sqlfiles.apply_all(SQL)
+
+
+def downgrade() -> None:
+    sqlfiles.restore_all(SQL)
+    _collate('pg_catalog."default"')
