@@ -4,7 +4,8 @@ For each dataset (the reference extracts when present, then `dwh sample` at each
 scale), into fresh databases on one server, in one run: `dwh deploy` end to end
 (time of each layer, rows per second, peak memory of the dwh process), the floor
 (plain COPY into unlogged tables, one session), and the peers (`dbt seed`, pandas
-`to_sql`).  Every ratio compares numbers measured within this one run.
+`to_sql`).  Every ratio compares numbers measured within this one run: the floor and
+dwh are measured in turn, --rounds times, and each ratio is the median of the rounds'.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--database-url", help="server to use (any database on it); default "
                    "$DWH_BENCH_DATABASE_URL, else $DWH_TEST_DATABASE_URL, else an embedded server")
     p.add_argument("--jobs", type=int, default=2, help="dwh --jobs (default 2)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="measure the floor and dwh in turn this many times per dataset; each "
+                        "time and ratio reported is the median of the rounds' (default 3)")
     p.add_argument("--peer-cap", type=float, default=20.0,
                    help="stop a peer once it has taken this many times dwh's bronze load (at "
                         "least 30 s); its ratio is then reported as more than that (default 20)")
@@ -169,21 +173,22 @@ def machine() -> dict:
             "os": platform.platform(), "python": platform.python_version()}
 
 
-def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
-    rows = data.rows_of(source)
-    result: dict = {"dataset": name, "rows": sum(rows.values()),
-                    "sales_lines": rows["crm_sales_details"]}
-    print(f"[{name}] {result['rows']:,} rows", file=sys.stderr, flush=True)
+# Measured in every round; the report gives the median of each (and of each ratio).
+ROUND_KEYS = ("floor_s", "durable_floor_s", "deploy_s", "run", "bronze", "silver", "gold",
+              "checks", "publish", "skeleton_s")
+ROUND_RATIOS = {"bronze_vs_floor": ("bronze", "floor_s"), "run_vs_floor": ("run", "floor_s"),
+                "skeleton_vs_floor": ("skeleton_s", "floor_s")}
 
+
+def measure_round(server: Server, name: str, source: Path, args, again: bool) -> dict:
+    """The floor, the durable floor, dwh deploy and the durable skeleton, once each."""
+    result: dict = {}
     for key, unlogged in (("floor_s", True), ("durable_floor_s", False)):
         url = server.fresh(f"{name}_floor")
         try:
             result[key] = floor.load(url, source, unlogged=unlogged)["seconds"]
         finally:
             server.drop(url)
-    print(f"[{name}] floor {result['floor_s']:.2f} s, durable floor "
-          f"{result['durable_floor_s']:.2f} s", file=sys.stderr, flush=True)
-
     url = server.fresh(f"{name}_dwh")
     try:
         deploy = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
@@ -191,16 +196,36 @@ def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
         result["deploy_s"] = deploy["seconds"]
         result["peak_rss_mib"] = deploy["peak_rss_mib"]
         result.update(dwh_run.layer_times(url))
-        if first:  # the same deploy again: nothing to migrate
-            again = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
-                                "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
-            result["deploy_again_s"] = again["seconds"]
+        if again:  # the same deploy again: nothing to migrate
+            again_run = dwh_run.dwh(url.render_as_string(hide_password=False), "deploy",
+                                    "--source-dir", str(source.absolute()), "--jobs", str(args.jobs))
+            result["deploy_again_s"] = again_run["seconds"]
         # the writes and reads of the run's plan, without its computing (bench/skeleton.py)
         result["skeleton_s"] = skeleton.run(url, source.absolute(), args.jobs)["seconds"]
     finally:
         server.drop(url)
-    print(f"[{name}] dwh deploy {result['deploy_s']:.2f} s (run {result['run']:.2f} s), "
-          f"durable skeleton {result['skeleton_s']:.2f} s", file=sys.stderr, flush=True)
+    for ratio, (num, den) in ROUND_RATIOS.items():
+        result[ratio] = _ratio(result.get(num), result.get(den))
+    print(f"[{name}] floor {result['floor_s']:.2f} s, durable floor "
+          f"{result['durable_floor_s']:.2f} s; dwh deploy {result['deploy_s']:.2f} s (run "
+          f"{result['run']:.2f} s, {result['run_vs_floor']:.2f}x the floor), durable skeleton "
+          f"{result['skeleton_s']:.2f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
+    rows = data.rows_of(source)
+    result: dict = {"dataset": name, "rows": sum(rows.values()),
+                    "sales_lines": rows["crm_sales_details"]}
+    print(f"[{name}] {result['rows']:,} rows", file=sys.stderr, flush=True)
+    rounds = [measure_round(server, name, source, args, first and i == 0)
+              for i in range(max(1, args.rounds))]
+    result["rounds"] = rounds
+    for key in (*ROUND_KEYS, *ROUND_RATIOS):
+        result[key] = _median([r.get(key) for r in rounds])
+    result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in rounds)
+    for key in ("status", "deploy_again_s", *(f"{layer}_rows" for layer in ("bronze", "silver", "gold"))):
+        result[key] = rounds[0].get(key)
 
     if not args.no_peers:
         # A peer far slower than the targets ask is stopped: its time is then only
@@ -237,11 +262,17 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
+def _median(values: list):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def derive(results: list[dict]) -> None:
     for r in results:
-        r["bronze_vs_floor"] = _ratio(r.get("bronze"), r["floor_s"])
-        r["run_vs_floor"] = _ratio(r.get("run"), r["floor_s"])
-        r["skeleton_vs_floor"] = _ratio(r.get("skeleton_s"), r["floor_s"])
+        # bronze_vs_floor, run_vs_floor, skeleton_vs_floor: medians of each round's (measure)
         r["s_per_million_sales"] = _ratio(r.get("run"), r["sales_lines"] / 1e6)
         for peer in ("dbt", "pandas"):
             # a stopped peer: the ratio is a lower bound (shown with ">")
@@ -268,7 +299,8 @@ def markdown(report: dict) -> str:
         f"Measured {report['when']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"PostgreSQL {report['server_version']} ({report['server']}: "
         + ", ".join(f"{k} {v}" for k, v in report.get("server_settings", {}).items())
-        + f"), dwh --jobs {report['jobs']}.",
+        + f"), dwh --jobs {report['jobs']}. Each time and ratio is the median of "
+        f"{report['rounds']} rounds, the floor and dwh measured in turn.",
         "",
         "| data | rows | floor s | durable floor s | bronze s | silver s | gold s | checks s "
         "| total s | bronze ÷ floor | total ÷ floor | skeleton ÷ floor | dbt seed ÷ dwh "
@@ -321,8 +353,10 @@ def targets(report: dict) -> list[dict]:
     if "scale-100" in by and by["scale-100"]["run_vs_floor"]:
         v = by["scale-100"]["run_vs_floor"]
         floor_of_run = by["scale-100"].get("skeleton_vs_floor")
+        each = [r["run_vs_floor"] for r in by["scale-100"].get("rounds", []) if r.get("run_vs_floor")]
         add("whole run vs floor, scale-100", "≤ 4×", f"{v:.2f}×" + (
-            f" (its durable skeleton alone: {floor_of_run:.2f}×)" if floor_of_run else ""),
+            f" (rounds: {', '.join(f'{x:.2f}×' for x in each)})" if len(each) > 1 else "") + (
+            f"; its durable skeleton alone: {floor_of_run:.2f}×" if floor_of_run else ""),
             v <= TARGETS["run_vs_floor"])
     if "scale-10" in by and "scale-100" in by:
         v = by["scale-100"]["s_per_million_sales"] / by["scale-10"]["s_per_million_sales"]
@@ -356,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine(), "server_version": server.version(),
             "server_settings": server.settings(),
             "server": "embedded" if home else "local server", "jobs": args.jobs,
+            "rounds": max(1, args.rounds),
             "peer_cap": args.peer_cap,
             "results": [measure(server, name, path, args, i == 0)
                         for i, (name, path) in enumerate(datasets)],
