@@ -299,8 +299,9 @@ def markdown(report: dict) -> str:
         f"Measured {report['when']} on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"PostgreSQL {report['server_version']} ({report['server']}: "
         + ", ".join(f"{k} {v}" for k, v in report.get("server_settings", {}).items())
-        + f"), dwh --jobs {report['jobs']}. Each time and ratio is the median of "
-        f"{report['rounds']} rounds, the floor and dwh measured in turn.",
+        + f"), dwh --jobs {report['jobs']}. The times of dwh, the floors and the skeleton, "
+        f"and each ratio to the floor, are medians of {report['rounds']} rounds (the floor and "
+        "dwh measured in turn); peers, deploy again and upgrade are measured once.",
         "",
         "| data | rows | floor s | durable floor s | bronze s | silver s | gold s | checks s "
         "| total s | bronze ÷ floor | total ÷ floor | skeleton ÷ floor | dbt seed ÷ dwh "

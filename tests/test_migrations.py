@@ -180,6 +180,36 @@ def test_failing_revision_leaves_the_previous_revision(empty_db, test_home, tmp_
     assert migrate.current(settings).revisions == (chain(settings)[-2],)
 
 
+def test_a_view_on_the_key_maps_keys_stops_0027_with_what_to_do(empty_db, test_home):
+    """Revision 0027 changes the key map's key columns' collation, which PostgreSQL
+    refuses while a view reads them: the revision names the view and the way out, and
+    the database stays at 0026; without the view it goes through, both ways."""
+    from dwh.errors import MigrationError
+
+    settings = settings_for(empty_db, test_home)
+    migrate.upgrade(settings, "0026")
+    with db.connect(empty_db) as conn:
+        conn.execute(text("CREATE VIEW public.customer_numbers AS SELECT natural_key "
+                          "FROM gold.surrogate_keys WHERE entity = 'customer'"))
+        conn.commit()
+    with pytest.raises(MigrationError) as info:
+        migrate.upgrade(settings, "0027")
+    assert "a view reads them: customer_numbers" in str(info.value)
+    assert migrate.current(settings).revisions == ("0026",)
+    with db.connect(empty_db) as conn:
+        conn.execute(text("DROP VIEW public.customer_numbers"))
+        conn.commit()
+    migrate.upgrade(settings, "0027")
+    collations = ("SELECT c.collname FROM pg_attribute a JOIN pg_collation c "
+                  "ON c.oid = a.attcollation WHERE a.attrelid = 'gold.surrogate_keys'::regclass "
+                  "ORDER BY a.attnum")
+    with db.connect(empty_db) as conn:
+        assert conn.execute(text(collations)).scalars().all() == ["C", "C"]
+    migrate.downgrade(settings, "0026")
+    with db.connect(empty_db) as conn:
+        assert conn.execute(text(collations)).scalars().all() == ["default", "default"]
+
+
 def _copy_project(tmp_path: Path) -> Path:
     import shutil
 

@@ -50,7 +50,36 @@ SQL: dict[str, int] = {"gold.load_surrogate_keys": 7, "gold.load_dim_customers":
                         "silver.load_crm_cust_info": 3, "silver.load_erp_cust_az12": 3}
 
 
+# PostgreSQL refuses to change a column's collation while a view reads the column
+# (and a view's column cannot change collation in place): fail first, naming the views
+# and what to do, rather than with the server's bare refusal.
+NO_VIEWS_ON_KEYS = """
+DO $$
+DECLARE
+    v_views text;
+BEGIN
+    SELECT string_agg(DISTINCT v.oid::regclass::text, ', ' ORDER BY v.oid::regclass::text)
+      INTO v_views
+      FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
+      JOIN pg_catalog.pg_class v ON v.oid = w.ev_class
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass
+       AND d.refobjid = 'gold.surrogate_keys'::regclass
+       AND a.attname IN ('entity', 'natural_key') AND v.oid <> d.refobjid;
+    IF v_views IS NOT NULL THEN
+        RAISE EXCEPTION 'revision 0027 changes the collation of gold.surrogate_keys.entity and '
+                        '.natural_key, which PostgreSQL refuses while a view reads them: %', v_views
+              USING HINT = 'Save each view''s definition and grants (pg_get_viewdef), drop it, '
+                           'migrate again, then create it again.';
+    END IF;
+END
+$$
+"""
+
+
 def _collate(collation: str) -> None:
+    op.execute(NO_VIEWS_ON_KEYS)
     op.execute(f"ALTER TABLE gold.surrogate_keys "
                f"ALTER COLUMN entity TYPE text COLLATE {collation}, "
                f"ALTER COLUMN natural_key TYPE text COLLATE {collation}")
