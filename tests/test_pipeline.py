@@ -434,6 +434,30 @@ def test_a_run_keeps_the_catalog_the_revisions_made(head_db, test_home, tmp_path
     assert not diff(before, after), diff(before, after)
 
 
+def test_a_staged_table_collated_otherwise_is_not_swapped_in(head_db):
+    """The key map's key columns collate "C" (revision 0027): a staged map whose
+    natural_key has the database's collation is refused by the swap, and the published
+    map is left as it was; staged with the published collations it is swapped in."""
+    import psycopg2
+
+    query(head_db, "INSERT INTO gold.surrogate_keys VALUES ('customer', '1', 1)")
+    query(head_db, "CREATE SCHEMA IF NOT EXISTS gold_stage")
+    query(head_db, 'CREATE TABLE gold_stage.surrogate_keys AS SELECT entity, '
+                   'natural_key COLLATE pg_catalog."default" AS natural_key, surrogate_key '
+                   'FROM gold.surrogate_keys')
+    with pytest.raises(psycopg2.errors.RaiseException) as info:
+        query(head_db, "SELECT setup.swap_table('gold_stage', 'gold', 'surrogate_keys')")
+    assert "staged gold_stage.surrogate_keys has other columns than gold.surrogate_keys " \
+           "(names, types or collations)" in str(info.value)
+    query(head_db, "DROP TABLE gold_stage.surrogate_keys")
+    query(head_db, "CREATE TABLE gold_stage.surrogate_keys AS "
+                   "SELECT entity, natural_key, surrogate_key + 1 AS surrogate_key "
+                   "FROM gold.surrogate_keys")
+    query(head_db, "SELECT setup.swap_table('gold_stage', 'gold', 'surrogate_keys')")
+    assert query(head_db, "SELECT natural_key, surrogate_key FROM gold.surrogate_keys") \
+        == [("1", 2)]
+
+
 def test_publish_keeps_grants_views_and_triggers(head_db, test_home, tmp_path):
     source = write_tiny(tmp_path / "src")
     run(head_db, test_home, source)

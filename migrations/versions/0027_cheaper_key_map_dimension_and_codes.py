@@ -29,6 +29,10 @@ value takes the full rule, so every result is the same (at scale 100 the custome
 query took 2.28-3.23 s against 2.99-3.50 s, the birthdates' 1.27-1.62 s against
 1.75-2.27 s, identical rows).
 
+Version 4 of setup.swap_table compares the collations of the staged and the published
+columns too: a staged table whose columns collate otherwise (such as a key map staged
+without COLLATE "C") fails the publish instead of being swapped in.
+
 Revision ID: 0027
 Revises: 0026
 Create Date: 2026-12-07
@@ -47,7 +51,8 @@ depends_on: str | Sequence[str] | None = None
 
 # Versioned SQL this revision applies; the downgrade restores the versions before.
 SQL: dict[str, int] = {"gold.load_surrogate_keys": 7, "gold.load_dim_customers": 5,
-                        "silver.load_crm_cust_info": 3, "silver.load_erp_cust_az12": 3}
+                        "silver.load_crm_cust_info": 3, "silver.load_erp_cust_az12": 3,
+                        "setup.swap_table": 4}
 
 
 # PostgreSQL refuses to change a column's collation while a view reads the column
