@@ -15,6 +15,7 @@ from sqlalchemy import text
 from dwh import db, migrate
 from tests.catalog import diff, snapshot
 from tests.conftest import ROOT, _connect_kwargs, settings_for, url_string
+from tests.warehouse import collations
 
 
 def chain(settings) -> list[str]:
@@ -200,14 +201,10 @@ def test_a_view_on_the_key_maps_keys_stops_0027_with_what_to_do(empty_db, test_h
         conn.execute(text("DROP VIEW public.customer_numbers"))
         conn.commit()
     migrate.upgrade(settings, "0027")
-    collations = ("SELECT c.collname FROM pg_attribute a JOIN pg_collation c "
-                  "ON c.oid = a.attcollation WHERE a.attrelid = 'gold.surrogate_keys'::regclass "
-                  "ORDER BY a.attnum")
-    with db.connect(empty_db) as conn:
-        assert conn.execute(text(collations)).scalars().all() == ["C", "C"]
+    assert collations(empty_db, "gold.surrogate_keys") == [("entity", "C"), ("natural_key", "C")]
     migrate.downgrade(settings, "0026")
-    with db.connect(empty_db) as conn:
-        assert conn.execute(text(collations)).scalars().all() == ["default", "default"]
+    assert collations(empty_db, "gold.surrogate_keys") == [("entity", "default"),
+                                                           ("natural_key", "default")]
 
 
 def _copy_project(tmp_path: Path) -> Path:

@@ -18,7 +18,7 @@ from dwh import db, migrate
 from dwh.cli import app
 from dwh.errors import LockTimeout
 from tests.conftest import ROOT, _connect_kwargs, safe_temp_dir, settings_for, url_string
-from tests.warehouse import connect, fingerprint, last_run, query, run, write_tiny
+from tests.warehouse import collations, connect, fingerprint, last_run, query, run, write_tiny
 
 runner = CliRunner()
 
@@ -129,10 +129,7 @@ def test_doctor_finds_hand_edits_missing_and_extra_objects(head_db, test_home, t
     run(head_db, test_home, write_tiny(tmp_path / "src"))
     run(head_db, test_home, write_tiny(tmp_path / "src"))
     assert cli(head_db, "doctor").exit_code == 0
-    assert query(head_db, "SELECT a.attname, c.collname FROM pg_attribute a "
-                          "JOIN pg_collation c ON c.oid = a.attcollation "
-                          "WHERE a.attrelid = 'gold.surrogate_keys'::regclass AND a.attnum > 0 "
-                          "ORDER BY a.attnum") == [("entity", "C"), ("natural_key", "C")]
+    assert collations(head_db, "gold.surrogate_keys") == [("entity", "C"), ("natural_key", "C")]
     query(head_db, "CREATE OR REPLACE PROCEDURE setup.orchestrate_gold(p_run_id bigint DEFAULT NULL) "
                    "LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'hotfix'; END $$")
     query(head_db, "DROP FUNCTION gold.report()")

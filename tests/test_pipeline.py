@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 
+import psycopg2
 import pytest
 
 from dwh import sample
@@ -18,6 +19,7 @@ from tests import oracle
 from tests.warehouse import (
     REFERENCE,
     TINY,
+    collations,
     connect,
     copy_sources,
     fingerprint,
@@ -438,8 +440,6 @@ def test_a_staged_table_collated_otherwise_is_not_swapped_in(head_db):
     """The key map's key columns collate "C" (revision 0027): a staged map whose
     natural_key has the database's collation is refused by the swap, and the published
     map is left as it was; staged with the published collations it is swapped in."""
-    import psycopg2
-
     query(head_db, "INSERT INTO gold.surrogate_keys VALUES ('customer', '1', 1)")
     query(head_db, "CREATE SCHEMA IF NOT EXISTS gold_stage")
     query(head_db, 'CREATE TABLE gold_stage.surrogate_keys AS SELECT entity, '
@@ -449,6 +449,9 @@ def test_a_staged_table_collated_otherwise_is_not_swapped_in(head_db):
         query(head_db, "SELECT setup.swap_table('gold_stage', 'gold', 'surrogate_keys')")
     assert "staged gold_stage.surrogate_keys has other columns than gold.surrogate_keys " \
            "(names, types or collations)" in str(info.value)
+    assert query(head_db, "SELECT natural_key, surrogate_key FROM gold.surrogate_keys") \
+        == [("1", 1)]
+    assert collations(head_db, "gold.surrogate_keys") == [("entity", "C"), ("natural_key", "C")]
     query(head_db, "DROP TABLE gold_stage.surrogate_keys")
     query(head_db, "CREATE TABLE gold_stage.surrogate_keys AS "
                    "SELECT entity, natural_key, surrogate_key + 1 AS surrogate_key "

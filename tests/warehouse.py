@@ -104,6 +104,14 @@ def rows(url: URL, table: str, columns: list[str]) -> list[dict]:
     return [dict(zip(columns, row)) for row in result]
 
 
+def collations(url: URL, table: str) -> list[tuple[str, str]]:
+    """(column, collation) of every collatable column of ``table``, in column order."""
+    return query(url, "SELECT a.attname, c.collname FROM pg_attribute a "
+                      "JOIN pg_collation c ON c.oid = a.attcollation "
+                      "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+                      "ORDER BY a.attnum", (table,))
+
+
 def fingerprint(url: URL, *, with_load_time: bool = True) -> dict[str, tuple[int, str]]:
     """(row count, md5 of the sorted rows) of every table of the three layers."""
     conn = connect(url)
