@@ -25,6 +25,7 @@ from tests.warehouse import (
     fingerprint,
     last_run,
     query,
+    remove_customer,
     rows,
     run,
     write_tiny,
@@ -157,11 +158,7 @@ def test_surrogate_keys_are_stable_when_customers_and_products_arrive(head_db, t
     # again on return.
     gone = min(keys_before)
     third_src = copy_sources(first_src, tmp_path / "three")
-    for name, column in (("cust_info.csv", 0), ("sales_details.csv", 2)):
-        path = third_src / "source_crm" / name
-        lines = path.read_text().splitlines(keepends=True)
-        path.write_text("".join(line for line in lines
-                                if line.split(",")[column] != str(gone)))
+    remove_customer(third_src, gone)
     run(head_db, test_home, third_src)
     assert query(head_db, "SELECT count(*) FROM gold.dim_customers WHERE customer_id = %s",
                  (gone,)) == [(0,)]
@@ -200,8 +197,10 @@ def test_the_facts_join_in_batches_of_run_join_work_mem(head_db, test_home, tmp_
     """run.join_work_mem is the facts' work_mem: at PostgreSQL's smallest (64kB) the hash
     of the customers' keys is built in batches, through temporary files, and the warehouse
     is still what the rules give; unset, the step uses run.work_mem and the run writes no
-    temporary file."""
+    temporary file.  The customers' ids have a gap, so the facts join the customers' keys
+    (without one they look each up by id: gold.customer_keys_by_id)."""
     source = sample.generate(tmp_path / "sample", scale=1, seed=11).root
+    remove_customer(source, sample.FIRST_CUSTOMER_ID + 7)
 
     def set_join_work_mem(value):
         query(head_db, "UPDATE setup.etl_config SET value = %s WHERE key = 'run.join_work_mem'",
@@ -624,3 +623,54 @@ def test_uniqueness_checks_report_each_repeated_or_missing_key(check, tables, ex
     finally:
         conn.close()
     assert sorted(got, key=lambda v: (v is None, v)) == expected
+
+
+@pytest.mark.parametrize("ids, keys, work_mem, expected", [
+    ([9, 7, 8], [20, 30, 10], None, (7, 9, [30, 10, 20])),  # by id, whatever the row order
+    ([-2, 0, -1, 1], [4, 3, 2, 1], None, (-2, 1, [4, 2, 3, 1])),
+    ([7, 9], [1, 2], None, None),  # a gap
+    ([7, 8, 9], [1, None, 3], None, None),  # a customer without a key
+    ([], [], None, None),
+    (list(range(16_000)), list(range(1, 16_001)), "64kB", (0, 15_999, list(range(1, 16_001)))),
+    (list(range(16_385)), list(range(1, 16_386)), "64kB", None),  # 65,540 bytes > 64kB
+])
+def test_customer_keys_by_id_only_for_ids_without_a_gap(ids, keys, work_mem, expected, head_db):
+    """gold.customer_keys_by_id: the keys in an array indexed by id (the key of id i at
+    i - lo + 1) when the ids run from lo to hi without a gap, every one has a key and the
+    array fits work_mem (4 bytes a customer); else all NULL, and the steps join."""
+    conn = connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            if work_mem:
+                cur.execute("SELECT set_config('work_mem', %s, false)", (work_mem,))
+            cur.execute("CREATE SCHEMA probe")
+            cur.execute("CREATE TABLE probe.customer_keys__work "
+                        "(cst_id integer, customer_key integer, arrived boolean)")
+            cur.executemany("INSERT INTO probe.customer_keys__work VALUES (%s, %s, true)",
+                            list(zip(ids, keys)))
+            cur.execute("SELECT lo, hi, keys FROM gold.customer_keys_by_id('probe')")
+            got = cur.fetchone()
+    finally:
+        conn.close()
+    assert got == (expected or (None, None, None))
+
+
+def test_customer_keys_with_gaps_in_the_ids_are_joined_alike(head_db, test_home, tmp_path):
+    """Customer ids with a gap (a customer gone, with the sales lines) take the join of the
+    facts and the customers' dimension on the id instead of the array by id: the
+    warehouse is still what the rules give, and the keys of the customers who stay are
+    the ones they had (the map's, not positions)."""
+    source = sample.generate(tmp_path / "sample", scale=1, seed=5).root
+    run(head_db, test_home, source)
+    keys_before = dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers"))
+    ids = sorted(keys_before)
+    assert ids == list(range(ids[0], ids[-1] + 1))  # the sample numbers them without a gap
+    gone = ids[len(ids) // 2]
+    remove_customer(source, gone)
+    result = run(head_db, test_home, source)
+    assert result.status == "succeeded"
+    assert_matches_oracle(head_db, source)
+    assert_keys_sound(head_db)
+    del keys_before[gone]
+    assert dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers")) \
+        == keys_before

@@ -78,6 +78,14 @@ def copy_sources(src: Path, dst: Path) -> Path:
     return dst
 
 
+def remove_customer(source: Path, cst_id: int) -> None:
+    """Take a customer out of a sample's CRM files: the customer's rows and sales lines."""
+    for name, column in (("cust_info.csv", 0), ("sales_details.csv", 2)):
+        path = source / "source_crm" / name
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if line.split(",")[column] != str(cst_id)))
+
+
 def run(url: URL, home: Path, source_dir: Path | None, layer: str = "all", jobs: int = 2):
     return orchestrate.orchestrate(settings_for(url, home),
                                    orchestrate.Options(layer, source_dir, jobs))
