@@ -247,15 +247,20 @@ def measure(server: Server, name: str, source: Path, args, first: bool) -> dict:
     return result
 
 
-def upgrade_times(server: Server) -> dict:
-    url = server.fresh("upgrade")
-    try:
-        text = url.render_as_string(hide_password=False)
-        empty = dwh_run.dwh(text, "upgrade")["seconds"]
-        again = dwh_run.dwh(text, "upgrade")["seconds"]
-    finally:
-        server.drop(url)
-    return {"upgrade_empty_s": empty, "upgrade_at_head_s": again}
+def upgrade_times(server: Server, rounds: int) -> dict:
+    """`dwh upgrade` into a fresh database, then again at head, ``rounds`` times: medians
+    (a single process start is at the mercy of the machine's moment), and every round."""
+    each = []
+    for _ in range(max(1, rounds)):
+        url = server.fresh("upgrade")
+        try:
+            text = url.render_as_string(hide_password=False)
+            empty = dwh_run.dwh(text, "upgrade")["seconds"]
+            again = dwh_run.dwh(text, "upgrade")["seconds"]
+        finally:
+            server.drop(url)
+        each.append({"upgrade_empty_s": empty, "upgrade_at_head_s": again})
+    return {key: _median([r[key] for r in each]) for key in each[0]} | {"rounds": each}
 
 
 def _ratio(a, b):
@@ -301,7 +306,8 @@ def markdown(report: dict) -> str:
         + ", ".join(f"{k} {v}" for k, v in report.get("server_settings", {}).items())
         + f"), dwh --jobs {report['jobs']}. The times of dwh, the floors and the skeleton, "
         f"and each ratio to the floor, are medians of {report['rounds']} rounds (the floor and "
-        "dwh measured in turn); peers, deploy again and upgrade are measured once.",
+        "dwh measured in turn), as are the upgrade times; peers and deploy again are measured "
+        "once.",
         "",
         "| data | rows | floor s | durable floor s | bronze s | silver s | gold s | checks s "
         "| total s | bronze ÷ floor | total ÷ floor | skeleton ÷ floor | dbt seed ÷ dwh "
@@ -371,7 +377,10 @@ def targets(report: dict) -> list[dict]:
                 f"{min(ratios):.1f}× (smallest; a stopped peer counts at its cap)",
                 min(ratios) >= wanted)
     u = report["upgrade"]["upgrade_empty_s"]
-    add("dwh upgrade head, empty database", "< 2 s", f"{u:.2f} s", u < TARGETS["upgrade_empty_s"])
+    each = [r["upgrade_empty_s"] for r in report["upgrade"].get("rounds", [])]
+    add("dwh upgrade head, empty database", "< 2 s", f"{u:.2f} s" + (
+        f" (rounds: {', '.join(f'{x:.2f} s' for x in each)})" if len(each) > 1 else ""),
+        u < TARGETS["upgrade_empty_s"])
     return out
 
 
@@ -395,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             "peer_cap": args.peer_cap,
             "results": [measure(server, name, path, args, i == 0)
                         for i, (name, path) in enumerate(datasets)],
-            "upgrade": upgrade_times(server),
+            "upgrade": upgrade_times(server, args.rounds),
         }
     finally:
         server.close()
