@@ -267,6 +267,12 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
+def _rounds(values: list, fmt: str) -> str:
+    """' (rounds: a, b, c)' for a target measured in more than one round, else ''."""
+    values = [v for v in values if v is not None]
+    return f" (rounds: {', '.join(fmt.format(v) for v in values)})" if len(values) > 1 else ""
+
+
 def _median(values: list):
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -360,9 +366,8 @@ def targets(report: dict) -> list[dict]:
     if "scale-100" in by and by["scale-100"]["run_vs_floor"]:
         v = by["scale-100"]["run_vs_floor"]
         floor_of_run = by["scale-100"].get("skeleton_vs_floor")
-        each = [r["run_vs_floor"] for r in by["scale-100"].get("rounds", []) if r.get("run_vs_floor")]
-        add("whole run vs floor, scale-100", "≤ 4×", f"{v:.2f}×" + (
-            f" (rounds: {', '.join(f'{x:.2f}×' for x in each)})" if len(each) > 1 else "") + (
+        each = [r["run_vs_floor"] for r in by["scale-100"].get("rounds", [])]
+        add("whole run vs floor, scale-100", "≤ 4×", f"{v:.2f}×" + _rounds(each, "{:.2f}×") + (
             f"; its durable skeleton alone: {floor_of_run:.2f}×" if floor_of_run else ""),
             v <= TARGETS["run_vs_floor"])
     if "scale-10" in by and "scale-100" in by:
@@ -378,8 +383,7 @@ def targets(report: dict) -> list[dict]:
                 min(ratios) >= wanted)
     u = report["upgrade"]["upgrade_empty_s"]
     each = [r["upgrade_empty_s"] for r in report["upgrade"].get("rounds", [])]
-    add("dwh upgrade head, empty database", "< 2 s", f"{u:.2f} s" + (
-        f" (rounds: {', '.join(f'{x:.2f} s' for x in each)})" if len(each) > 1 else ""),
+    add("dwh upgrade head, empty database", "< 2 s", f"{u:.2f} s" + _rounds(each, "{:.2f} s"),
         u < TARGETS["upgrade_empty_s"])
     return out
 
