@@ -14,26 +14,30 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Annotated
 
 import json
 
-from dwh import __version__, embedded, migrate, orchestrate, runs, sample
-from dwh import doctor as doctor_module
-from dwh import report as report_module
-from dwh import db as dbmod
+import typer
+
+# Each command imports the modules it uses when it runs: a command pays only for
+# its own (`dwh runs` never imports Alembic, `dwh upgrade` never the embedded
+# server's helpers when a URL is set).
+from dwh import __version__
 from dwh.errors import DwhError
 from dwh.settings import (
     DEFAULT_DATABASE,
     Settings,
+    default_jobs,
     password_of,
     password_of_url,
     render_server,
     render_url,
     scrub,
 )
+
+if TYPE_CHECKING:
+    from dwh import orchestrate, runs
 
 log = logging.getLogger("dwh")
 
@@ -182,6 +186,7 @@ def upgrade(
                                       "(offline: no database needed).")] = False,
 ) -> None:
     """Upgrade the warehouse to a revision (default: head)."""
+    from dwh import migrate
     settings = _settings(ctx)
     if sql:
         typer.echo(migrate.offline_sql(settings, revision), nl=False)
@@ -207,6 +212,7 @@ def downgrade(
 
     Refuses to drop tables that hold rows unless --yes; --plan shows the SQL first.
     """
+    from dwh import migrate
     if plan:
         p = migrate.plan_downgrade(_settings(ctx), revision)
         typer.echo(p.sql, nl=False)
@@ -224,6 +230,7 @@ def downgrade(
 @_reports_errors
 def current(ctx: typer.Context) -> None:
     """Show the database and the revision it is at."""
+    from dwh import migrate
     cur = migrate.current(_settings(ctx))
     typer.echo(f"database: {cur.url}")
     if cur.at_head:
@@ -236,6 +243,7 @@ def current(ctx: typer.Context) -> None:
 @_reports_errors
 def history(ctx: typer.Context) -> None:
     """List the revisions from base to head."""
+    from dwh import migrate
     for entry in migrate.history(_settings(ctx)):
         first = entry.message.splitlines()[0] if entry.message else ""
         sql = "".join(f"  [{obj} v{v}]" for obj, v in entry.sql.items())
@@ -252,6 +260,7 @@ def doctor(
 
     Exit code 1 when anything drifted.
     """
+    from dwh import doctor as doctor_module
     report = doctor_module.doctor(_settings(ctx))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -271,6 +280,7 @@ def doctor(
 @_reports_errors
 def db_create(ctx: typer.Context) -> None:
     """Create the warehouse database when it does not exist (never drops anything)."""
+    from dwh import db as dbmod
     url, created = dbmod.create_warehouse(_settings(ctx))
     if created:
         typer.echo(f"created database {url.database} on {render_server(url)}")
@@ -282,6 +292,7 @@ def db_create(ctx: typer.Context) -> None:
 @_reports_errors
 def server_status(ctx: typer.Context) -> None:
     """Where the embedded server is, and whether it runs."""
+    from dwh import embedded
     settings = _settings(ctx)
     st = embedded.status(settings.home)
     if not settings.uses_embedded:
@@ -308,6 +319,7 @@ def server_stop(
     force: Annotated[bool, typer.Option("--force", help="Stop even while dwh processes use it.")] = False,
 ) -> None:
     """Stop the embedded server."""
+    from dwh import embedded
     home = _settings(ctx).home
     if embedded.stop(home, force=force):
         typer.echo(f"stopped the embedded server in {home / embedded.PGDATA}")
@@ -326,6 +338,7 @@ def revision_sql(
     = "procedure",
 ) -> None:
     """Start the next version of an object, and a revision that applies it."""
+    from dwh import migrate
     new = migrate.revision_sql(_settings(ctx), obj, message, kind)
     typer.echo(f"new SQL version: {new.sql_file}")
     typer.echo(f"new revision {new.revision}: {new.revision_file}")
@@ -336,6 +349,7 @@ def revision_sql(
 @_reports_errors
 def revision_freeze(ctx: typer.Context) -> None:
     """Record the SQL files the revisions use in sql/MANIFEST.sha256 (released: never edit)."""
+    from dwh import migrate
     added = migrate.release_sql(_settings(ctx))
     for rel in added:
         typer.echo(f"released sql/{rel}")
@@ -364,6 +378,7 @@ def _print_step(step: runs.Step) -> None:
 
 
 def _print_summary(run: runs.Run) -> None:
+    from dwh import runs
     typer.echo(f"run {run.run_id} {run.status} in {run.seconds or 0:.2f} s")
     for layer in runs.LAYERS:
         tables = run.table_steps(layer)
@@ -399,6 +414,7 @@ JobsOption = Annotated[int, typer.Option(
 
 
 def _options(layer: Layer, source_dir: Path | None, jobs: int) -> orchestrate.Options:
+    from dwh import orchestrate
     if source_dir is None and os.environ.get("DWH_SOURCE_DIR"):
         source_dir = Path(os.environ["DWH_SOURCE_DIR"])
     return orchestrate.Options(layer.value, source_dir.absolute() if source_dir else None, jobs)
@@ -410,9 +426,10 @@ def orchestrate_command(
     ctx: typer.Context,
     layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
-    jobs: JobsOption = orchestrate.default_jobs(),
+    jobs: JobsOption = default_jobs(),
 ) -> None:
     """Run the pipeline: bronze, silver, gold, quality checks, one atomic publish."""
+    from dwh import orchestrate
     run = orchestrate.orchestrate(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
     _print_summary(run)
 
@@ -423,9 +440,10 @@ def deploy(
     ctx: typer.Context,
     layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
-    jobs: JobsOption = orchestrate.default_jobs(),
+    jobs: JobsOption = default_jobs(),
 ) -> None:
     """Create the database if missing, upgrade it to head, run the pipeline (for CI/CD)."""
+    from dwh import orchestrate
     result = orchestrate.deploy(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
     _print_summary(result.run)
 
@@ -440,6 +458,7 @@ def runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Recent runs (status, duration, rows per layer), or one run with every step."""
+    from dwh import runs
     settings = _settings(ctx)
     if run_id is not None:
         run = runs.show(settings, run_id)
@@ -477,6 +496,7 @@ def runs_command(
 @_reports_errors
 def report(ctx: typer.Context) -> None:
     """Rows of every gold table, and the warehouse's summary (gold.report())."""
+    from dwh import report as report_module
     rep = report_module.report(_settings(ctx))
     for name, count in rep.tables:
         typer.echo(f"{name:<28} {count:>14,} rows")
@@ -499,6 +519,7 @@ def sample_command(
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
 ) -> None:
     """Write the six source files (reference format, realistic dirt) for a test or a demo."""
+    from dwh import sample
     files = sample.generate(out, scale=scale, seed=seed)
     for name, rows in files.rows.items():
         typer.echo(f"{out / name}  {rows:,} rows")

@@ -11,7 +11,6 @@ only after a CALL returns).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -35,10 +34,6 @@ POLL_SECONDS = 0.2
 #: builds of the same tables 2-12 s)
 CHECK_SHARE = 0.1
 SAMPLE_SCALE, SAMPLE_SEED = 1, 0
-
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

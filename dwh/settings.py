@@ -116,6 +116,12 @@ def default_home(environ: Mapping[str, str], euid: int | None = None) -> Path:
     return Path(data_home) / "dwh"
 
 
+def default_jobs() -> int:
+    """How many steps a run does at once unless told (``--jobs``): the machine's
+    cores, from 1 to 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def find_project(explicit: Path | None, cwd: Path) -> Path:
     """The project directory: explicit, else the nearest parent of ``cwd`` with an
     alembic.ini, else the source tree this package was installed from."""
