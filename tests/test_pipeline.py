@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import threading
 import time
 from collections import Counter
@@ -13,9 +14,10 @@ from collections import Counter
 import psycopg2
 import pytest
 
-from dwh import sample
+from dwh import embedded, migrate, sample
 from dwh.errors import RunFailed
 from tests import oracle
+from tests.conftest import safe_temp_dir, settings_for
 from tests.warehouse import (
     REFERENCE,
     TINY,
@@ -413,9 +415,6 @@ def test_readers_of_gold_never_see_an_empty_table(head_db, test_home, tmp_path):
 
 
 def test_upgrade_downgrade_to_base_and_again_with_data(head_db, test_home, tmp_path):
-    from dwh import migrate
-    from tests.conftest import settings_for
-
     source = write_tiny(tmp_path / "src")
     run(head_db, test_home, source)
     settings = settings_for(head_db, test_home)
@@ -682,3 +681,60 @@ def test_customer_keys_with_gaps_in_the_ids_are_joined_alike(head_db, test_home,
     del keys_before[gone]
     assert dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers")) \
         == keys_before
+
+
+def test_the_publish_gets_past_an_autovacuum_of_a_table_it_replaces(test_home, tmp_path):
+    """An autovacuum worker in a published table (the last run's rows, which this run's
+    publish drops) gives way only to a lock request that has waited deadlock_timeout; a
+    publish that retried every 100 ms waited for the whole VACUUM, at scale 100 18 s,
+    and with a slow one (here 100 ms a page) indefinitely.  The runs are the loader's
+    (a login in dwh_loader, which cannot see other users' backend_type).  The server of
+    this test is its own, so that its autovacuum can look every second."""
+    home = safe_temp_dir("dwh-test-autovacuum-")
+    try:
+        server = embedded.ensure_started(home, database="postgres", create_database=False)
+        query(server, "ALTER SYSTEM SET autovacuum_naptime = '1s'")
+        query(server, "SELECT pg_reload_conf()")
+        query(server, "CREATE DATABASE av")
+        url = server.set(database="av")
+        migrate.upgrade(settings_for(url, test_home))
+        query(url, "CREATE ROLE t_av_loader LOGIN IN ROLE dwh_loader")
+        loader = url.set(username="t_av_loader", password=None)
+        source = write_tiny(tmp_path / "src")
+        run(loader, test_home, source)
+        published = query(url, "SELECT count(*) FROM silver.crm_sales_details")[0][0]
+        # Rows enough for a VACUUM that crawls (each page costs at least 100 ms);
+        # the publish replaces them all.
+        query(url, "INSERT INTO silver.crm_sales_details SELECT s.* FROM "
+                   "silver.crm_sales_details s, generate_series(1, 20000)")
+        query(url, "ALTER TABLE silver.crm_sales_details SET (autovacuum_vacuum_cost_delay = 100, "
+                   "autovacuum_vacuum_cost_limit = 1, autovacuum_vacuum_insert_threshold = 1, "
+                   "autovacuum_vacuum_insert_scale_factor = 0)")
+        vacuuming = ("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                     "'autovacuum worker' AND datname = 'av' "
+                     "AND query LIKE '%silver.crm_sales_details%'")
+        deadline = time.monotonic() + 60
+        while query(url, vacuuming) != [(1,)]:
+            assert time.monotonic() < deadline, "autovacuum never started on the table"
+            time.sleep(0.2)
+
+        result = {}
+        worker = threading.Thread(
+            target=lambda: result.update(r=run(loader, test_home, source)))
+        worker.start()
+        worker.join(timeout=90)
+        if worker.is_alive():  # the publish outwaits the VACUUM: stop it, then fail
+            query(server, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = 'av' AND backend_type = 'client backend' "
+                          "AND pid <> pg_backend_pid()")
+            worker.join(timeout=30)
+            pytest.fail("the publish waited for the autovacuum of a table it replaces")
+        assert result["r"].status == "succeeded"
+        publish = query(url, "SELECT status, extract(epoch FROM finished_at - started_at) "
+                             "FROM setup.etl_run_steps WHERE kind = 'publish' "
+                             "ORDER BY step_id DESC LIMIT 1")
+        assert publish[0][0] == "succeeded" and publish[0][1] < 30
+        assert query(url, "SELECT count(*) FROM silver.crm_sales_details") == [(published,)]
+    finally:
+        embedded.stop(home, force=True)
+        shutil.rmtree(home, ignore_errors=True)
