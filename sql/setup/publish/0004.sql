@@ -75,8 +75,9 @@ BEGIN
                                * 1000 + 1000)::bigint || 'ms';
                 ELSE
                     v_wait := '100ms';
-                    PERFORM pg_catalog.pg_sleep(least(0.02 * v_attempt, 1.0));
                 END IF;
+                -- Readers queued behind the tries get through in between.
+                PERFORM pg_catalog.pg_sleep(least(0.02 * v_attempt, 1.0));
             END;
         END LOOP;
         FOR r IN SELECT row_number() OVER (ORDER BY l.n, c.relname COLLATE "C") AS n, l.layer,
