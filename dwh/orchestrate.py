@@ -11,6 +11,7 @@ only after a CALL returns).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -34,6 +35,8 @@ POLL_SECONDS = 0.2
 #: builds of the same tables 2-12 s)
 CHECK_SHARE = 0.1
 SAMPLE_SCALE, SAMPLE_SEED = 1, 0
+#: hosts that are this machine (a URL without a host, or a socket directory, is too)
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,11 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
         return
     layers = ["bronze", "silver", "gold"] if options.layer == "all" else [options.layer]
     tasks = list(loads)
+    workers = step_parallel_workers(url, options.jobs)
+    if workers is not None:
+        log.info("%s step%s at once on %s cores: each may use %s parallel worker%s",
+                 options.jobs, "s" if options.jobs > 1 else "", os.cpu_count(), workers,
+                 "" if workers == 1 else "s")
     # What each table weighs, to start the longest chains of work first (db.run_graph):
     # bytes of source data behind it.  Bronze: its file (a client load), else its size
     # from the last run; a build weighs what it reads.
@@ -217,7 +225,7 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     if "bronze" in layers:
         # the server's own loads, or (client) the check that every load is in; staged
         tasks.append(db.Task("bronze", _on_own_connection(
-            url, "CALL setup.orchestrate_bronze(%s)", run_id),
+            url, "CALL setup.orchestrate_bronze(%s)", run_id, workers=workers),
             provides=frozenset() if client else frozenset({"bronze"}),
             needs=frozenset({"bronze"}) if client else frozenset()))
     with conn.cursor() as cur:
@@ -228,10 +236,10 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     for layer, kind, target, statement, needs in plan:
         if kind == "build":
             call = _on_own_connection(url, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
-                                      run_id, layer, target, statement)
+                                      run_id, layer, target, statement, workers=workers)
             weight[target] = cost = reads(needs)
         else:
-            call = _on_own_connection(url, statement)
+            call = _on_own_connection(url, statement, workers=workers)
             cost = reads(needs) * CHECK_SHARE
         tasks.append(db.Task(f"{layer} {kind} {target}", call,
                              provides=frozenset({target}) if kind == "build" else frozenset(),
@@ -241,10 +249,32 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     _call(conn, "CALL setup.publish(%s, %s)", run_id, layers)
 
 
-def _on_own_connection(url: URL, statement: str, *args) -> Callable[[], None]:
+def step_parallel_workers(url: URL, jobs: int) -> int | None:
+    """The parallel workers a step's query may use (its session's
+    max_parallel_workers_per_gather, never above the server's), when the server runs on
+    this machine: the cores the ``jobs`` steps at once leave each step, less the step's
+    own process.  A worker beyond the cores only takes CPU from another step: at scale
+    100 on 2 cores, --jobs 2, a run took 0.8 s (3.5%) less without them, in each of six
+    alternated pairs.  None (the server's setting) for a server elsewhere, whose cores
+    dwh cannot count."""
+    host = url.host or url.query.get("host") or ""
+    if isinstance(host, tuple):  # several hosts: not this machine's alone
+        return None
+    if host and not host.startswith("/") and host not in LOCAL_HOSTS:
+        return None
+    return max(0, (os.cpu_count() or 1) // max(1, jobs) - 1)
+
+
+def _on_own_connection(url: URL, statement: str, *args,
+                       workers: int | None = None) -> Callable[[], None]:
     def call() -> None:
         step_conn = db.raw_connect(url, application_name="dwh step")
         try:
+            if workers is not None:
+                _call(step_conn, "SELECT pg_catalog.set_config('max_parallel_workers_per_gather', "
+                                 "least(pg_catalog.current_setting("
+                                 "'max_parallel_workers_per_gather')::integer, %s)::text, false)",
+                      workers)
             _call(step_conn, statement, *args)
         finally:
             step_conn.close()

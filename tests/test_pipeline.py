@@ -5,6 +5,7 @@ stable keys, identical re-runs."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import threading
@@ -740,3 +741,49 @@ def test_the_publish_gets_past_an_autovacuum_of_a_table_it_replaces(test_home, t
     finally:
         embedded.stop(home, force=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+#: a check whose rows are the parallel workers its step's session may use
+WORKERS_PROBE = ("INSERT INTO setup.quality_checks VALUES ('parallel_workers_probe', 'gold', "
+                 "'warning', 'the parallel workers of its session', 'SELECT 1 FROM generate_series("
+                 "1, current_setting(''max_parallel_workers_per_gather'')::integer)')")
+
+
+@pytest.mark.parametrize("jobs", ["every core", "one"])
+def test_steps_take_no_parallel_workers_beyond_the_cores(jobs, head_db, test_home, tmp_path):
+    """On a server on this machine (the test server is at 127.0.0.1 or a socket), a step
+    may use the cores the steps at once leave it, less its own process: no parallel
+    worker when --jobs fills every core; one step at a time, the cores but one, never
+    more than the server's own max_parallel_workers_per_gather."""
+    cores = os.cpu_count() or 1
+    (server,), = query(head_db, "SELECT current_setting('max_parallel_workers_per_gather')::int")
+    query(head_db, WORKERS_PROBE)
+    source = write_tiny(tmp_path / "src")
+    if jobs == "every core":
+        result = run(head_db, test_home, source, jobs=cores)
+        expected = 0
+    else:
+        result = run(head_db, test_home, source, jobs=1)
+        expected = min(server, cores - 1)
+    assert check_outcomes(head_db, result.run_id)["parallel_workers_probe"][1] == expected
+    # The server's setting caps it: a database that allows none gets none.
+    query(head_db, f"ALTER DATABASE {head_db.database} SET max_parallel_workers_per_gather = 0")
+    result = run(head_db, test_home, source, jobs=1)
+    assert check_outcomes(head_db, result.run_id)["parallel_workers_probe"][1] == 0
+
+
+@pytest.mark.parametrize("url, local", [
+    ("postgresql://u@/wh?host=/tmp/sockets", True),
+    ("postgresql://u@localhost:5433/wh", True),
+    ("postgresql://u@127.0.0.1/wh", True),
+    ("postgresql://u@db.example.com/wh", False),
+    ("postgresql://u@10.0.0.7:5432/wh", False),
+])
+def test_the_steps_workers_are_the_servers_own_on_another_machine(url, local):
+    """dwh counts only this machine's cores: for a server elsewhere a step keeps the
+    server's max_parallel_workers_per_gather."""
+    from sqlalchemy.engine import make_url
+
+    from dwh.orchestrate import step_parallel_workers
+    got = step_parallel_workers(make_url(url), jobs=1)
+    assert (got is not None) == local
