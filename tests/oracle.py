@@ -218,6 +218,14 @@ def unreadable_dates(root: Path) -> int:
             + sum(1 for r in read(root, "erp_cust_az12") if bad(r["bdate"], iso_date)))
 
 
+def unparseable_numbers(root: Path) -> int:
+    """Sales lines with a number (sales, quantity or price) given but not an integer the
+    rules read, counted once however many of the three."""
+    return sum(1 for r in read(root, "crm_sales_details")
+               if any(r[c] is not None and to_int(r[c]) is None
+                      for c in ("sls_sales", "sls_quantity", "sls_price")))
+
+
 def sales_per_country(e: Expected) -> Counter:
     country = {c["customer_id"]: c["country"] for c in e.gold["dim_customers"]}
     totals: Counter = Counter()

@@ -207,6 +207,33 @@ def test_a_view_on_the_key_maps_keys_stops_0027_with_what_to_do(empty_db, test_h
                                                            ("natural_key", "default")]
 
 
+def test_0031_changes_the_numbers_check_only_where_it_is_as_shipped(databases, test_home):
+    """Revision 0031 gives bronze_unparseable_numbers its grouped query where the query
+    is still as revision 0017 left it, and keeps a user's own; its downgrade gives the
+    shipped one back."""
+    rev = migrate.script_directory(settings_for(None, test_home)).get_revision("0031").module
+
+    def check_query(url) -> str:
+        with db.connect(url) as conn:
+            return conn.execute(text("SELECT query FROM setup.quality_checks "
+                                     "WHERE check_name = 'bronze_unparseable_numbers'")).scalar()
+    shipped, edited = databases.create("shipped"), databases.create("edited")
+    for url in (shipped, edited):
+        migrate.upgrade(settings_for(url, test_home), "0030")
+    assert check_query(shipped) == rev.OLD_QUERY
+    own = "SELECT 1 FROM {bronze}.crm_sales_details WHERE sls_price = 'n/a'"
+    with db.connect(edited) as conn:
+        conn.execute(text("UPDATE setup.quality_checks SET query = :q "
+                          "WHERE check_name = 'bronze_unparseable_numbers'"), {"q": own})
+        conn.commit()
+    for url in (shipped, edited):
+        migrate.upgrade(settings_for(url, test_home), "0031")
+    assert check_query(shipped) == rev.NEW_QUERY
+    assert check_query(edited) == own
+    migrate.downgrade(settings_for(shipped, test_home), "0030")
+    assert check_query(shipped) == rev.OLD_QUERY
+
+
 def _copy_project(tmp_path: Path) -> Path:
     import shutil
 

@@ -101,6 +101,9 @@ def test_reference_data_end_to_end(head_db, test_home, tmp_path):
     assert outcomes["silver_birthdates_before_1924"] == ("warning", before_1924)
     assert outcomes["silver_sales_without_order_date"] == ("warning", no_order_date)
     assert outcomes["bronze_unparseable_dates"] == ("warning", oracle.unreadable_dates(REFERENCE))
+    numbers = oracle.unparseable_numbers(REFERENCE)
+    assert outcomes["bronze_unparseable_numbers"] == (("warning", numbers) if numbers
+                                                      else ("succeeded", 0))
     # Bronze holds the files as delivered: as many rows as data lines.
     for table, (folder, name) in oracle.FILES.items():
         lines = sum(1 for _ in sample.lines(next(p for p in (REFERENCE / folder).iterdir()
@@ -126,6 +129,7 @@ def test_sample_end_to_end_matches_the_rules(jobs, head_db, test_home, tmp_path)
                  "silver_sales_without_order_date"):
         assert outcomes[name][0] == "warning" and outcomes[name][1] > 0, name
     assert outcomes["bronze_unparseable_dates"][1] == oracle.unreadable_dates(source)
+    assert outcomes["bronze_unparseable_numbers"][1] == oracle.unparseable_numbers(source)
     assert all(s != "failed" for s, _ in outcomes.values())
 
 
@@ -579,10 +583,7 @@ def test_numbers_of_sales_lines_parse_as_the_rules_say(head_db, test_home, tmp_p
     got = rows(head_db, "silver_stage.crm_sales_details", cols)
     assert Counter(tuple(r[c] for c in cols) for r in got) == \
         Counter(tuple(r[c] for c in cols) for r in expected)
-    unparseable = sum(
-        any(r[c] is not None and oracle.to_int(r[c]) is None
-            for c in ("sls_sales", "sls_quantity", "sls_price"))
-        for r in oracle.read(source, "crm_sales_details"))
+    unparseable = oracle.unparseable_numbers(source)
     assert unparseable > 0
     assert check_outcomes(head_db, run_id)["bronze_unparseable_numbers"] == ("warning", unparseable)
 
