@@ -685,6 +685,30 @@ def test_customer_keys_with_gaps_in_the_ids_are_joined_alike(head_db, test_home,
         == keys_before
 
 
+def test_a_customer_back_after_a_gap_takes_the_keys_by_id(head_db, test_home, tmp_path):
+    """A customer who comes back gets the map's next key, so the keys are no longer each
+    id plus one same number, while the ids run without a gap again: the dimension and
+    the facts take the keys by id (gold.customer_keys_by_id), the warehouse is still what
+    the rules give, and everyone keeps the key they had."""
+    dense = sample.generate(tmp_path / "sample", scale=1, seed=5).root
+    back = sample.FIRST_CUSTOMER_ID + 7
+    gap = copy_sources(dense, tmp_path / "gap")
+    remove_customer(gap, back)
+    run(head_db, test_home, gap)
+    keys_before = dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers"))
+    assert back not in keys_before
+    result = run(head_db, test_home, dense)
+    assert result.status == "succeeded"
+    assert_matches_oracle(head_db, dense)
+    assert_keys_sound(head_db)
+    keys = dict(query(head_db, "SELECT customer_id, customer_key FROM gold.dim_customers"))
+    assert {i: k for i, k in keys.items() if i != back} == keys_before
+    assert keys[back] == max(keys_before.values()) + 1
+    # what sends the steps to the keys by id: no gap, and no one number
+    assert sorted(keys) == list(range(min(keys), max(keys) + 1))
+    assert len({k - i for i, k in keys.items()}) > 1
+
+
 def test_the_publish_gets_past_an_autovacuum_of_a_table_it_replaces(test_home, tmp_path):
     """An autovacuum worker in a published table (the last run's rows, which this run's
     publish drops) gives way only to a lock request that has waited deadlock_timeout; a
@@ -788,3 +812,32 @@ def test_the_steps_workers_are_the_servers_own_on_another_machine(url, local):
     from dwh.orchestrate import step_parallel_workers
     got = step_parallel_workers(make_url(url), jobs=1)
     assert (got is not None) == local
+
+
+@pytest.mark.parametrize("ids, keys, expected", [
+    ([9, 7, 8], [19, 17, 18], (7, 9, 10)),  # whatever the row order
+    ([1, 2, 3], [1, 2, 3], (1, 3, 0)),
+    ([-2, -1, 0], [5, 6, 7], (-2, 0, 7)),
+    ([1, 2, 3], [1, 3, 2], None),  # no one number
+    ([7, 9], [1, 3], None),  # a gap
+    ([7, 8, 9], [1, None, 3], None),  # a customer without a key
+    ([], [], None),
+    ([-2_000_000_000, -1_999_999_999], [2_000_000_000, 2_000_000_001], None),  # beyond integer
+])
+def test_customer_key_shift_only_for_one_number_and_no_gap(ids, keys, expected, head_db):
+    """gold.customer_key_shift: the number every key is its id plus (the key of id i is
+    i + shift) when there is one and the ids run from lo to hi without a gap; else all
+    NULL, and the steps take the keys by id, or join."""
+    conn = connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE SCHEMA probe")
+            cur.execute("CREATE TABLE probe.customer_keys__work "
+                        "(cst_id integer, customer_key integer, arrived boolean)")
+            cur.executemany("INSERT INTO probe.customer_keys__work VALUES (%s, %s, true)",
+                            list(zip(ids, keys)))
+            cur.execute("SELECT lo, hi, shift FROM gold.customer_key_shift('probe')")
+            got = cur.fetchone()
+    finally:
+        conn.close()
+    assert got == (expected or (None, None, None))
