@@ -634,6 +634,15 @@ def test_uniqueness_checks_report_each_repeated_or_missing_key(check, tables, ex
     assert sorted(got, key=lambda v: (v is None, v)) == expected
 
 
+def _probe_keys(cur, ids, keys) -> None:
+    """probe.customer_keys__work, as gold.load_surrogate_keys writes it, with these keys."""
+    cur.execute("CREATE SCHEMA probe")
+    cur.execute("CREATE TABLE probe.customer_keys__work "
+                "(cst_id integer, customer_key integer, arrived boolean)")
+    cur.executemany("INSERT INTO probe.customer_keys__work VALUES (%s, %s, true)",
+                    list(zip(ids, keys)))
+
+
 @pytest.mark.parametrize("ids, keys, work_mem, expected", [
     ([9, 7, 8], [20, 30, 10], None, (7, 9, [30, 10, 20])),  # by id, whatever the row order
     ([-2, 0, -1, 1], [4, 3, 2, 1], None, (-2, 1, [4, 2, 3, 1])),
@@ -652,11 +661,7 @@ def test_customer_keys_by_id_only_for_ids_without_a_gap(ids, keys, work_mem, exp
         with conn.cursor() as cur:
             if work_mem:
                 cur.execute("SELECT set_config('work_mem', %s, false)", (work_mem,))
-            cur.execute("CREATE SCHEMA probe")
-            cur.execute("CREATE TABLE probe.customer_keys__work "
-                        "(cst_id integer, customer_key integer, arrived boolean)")
-            cur.executemany("INSERT INTO probe.customer_keys__work VALUES (%s, %s, true)",
-                            list(zip(ids, keys)))
+            _probe_keys(cur, ids, keys)
             cur.execute("SELECT lo, hi, keys FROM gold.customer_keys_by_id('probe')")
             got = cur.fetchone()
     finally:
@@ -831,13 +836,38 @@ def test_customer_key_shift_only_for_one_number_and_no_gap(ids, keys, expected, 
     conn = connect(head_db)
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE SCHEMA probe")
-            cur.execute("CREATE TABLE probe.customer_keys__work "
-                        "(cst_id integer, customer_key integer, arrived boolean)")
-            cur.executemany("INSERT INTO probe.customer_keys__work VALUES (%s, %s, true)",
-                            list(zip(ids, keys)))
+            _probe_keys(cur, ids, keys)
             cur.execute("SELECT lo, hi, shift FROM gold.customer_key_shift('probe')")
             got = cur.fetchone()
     finally:
         conn.close()
     assert got == (expected or (None, None, None))
+
+
+@pytest.mark.parametrize("ids, keys, way", [
+    ([7, 8, 9], [17, 18, 19], "shifted"),
+    ([7, 8, 9], [3, 1, 2], "by id"),
+    ([7, 9], [1, 2], "joined"),  # a gap
+])
+def test_customer_key_lookup_finds_each_key_whichever_way(ids, keys, way, head_db):
+    """gold.customer_key_lookup gives the dimension and the facts the SQL of each
+    customer's key: run over ids known and unknown (outside the ids, in a gap, none),
+    it finds every customer's key and no key for the others."""
+    conn = connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            _probe_keys(cur, ids, keys)
+            cur.execute("CREATE TABLE probe.lines AS SELECT unnest(%s::integer[]) AS cst_id",
+                        ([6, 7, 8, 9, 10, None],))
+            cur.execute("SELECT key_sql, join_sql, lo, hi, keys, shift "
+                        "FROM gold.customer_key_lookup('probe', 'l.cst_id')")
+            key_sql, join_sql, *params = cur.fetchone()
+            assert (join_sql != "", params[3] is not None) == \
+                {"shifted": (False, True), "by id": (False, False), "joined": (True, False)}[way]
+            cur.execute(f"PREPARE lookup(integer, integer, integer[], integer) AS "
+                        f"SELECT l.cst_id, {key_sql} FROM probe.lines l {join_sql}")
+            cur.execute("EXECUTE lookup(%s, %s, %s, %s)", params)
+            got = dict(cur.fetchall())
+    finally:
+        conn.close()
+    assert got == {i: dict(zip(ids, keys)).get(i) for i in [6, 7, 8, 9, 10, None]}

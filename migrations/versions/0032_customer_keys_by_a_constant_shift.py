@@ -8,6 +8,8 @@ of the two steps).  When every key is its id plus one same number, as on a first
 come with higher ids, the key of id i is i + shift: gold.customer_key_shift finds that
 number in one pass over the ids, with no sort and no array, and the steps add it.
 Otherwise they take the array, or join on the id, as before.  The same keys either way.
+gold.customer_key_lookup makes that choice for both steps (the SQL of the key, and the
+join when there is one).
 
 Revision ID: 0032
 Revises: 0031
@@ -27,6 +29,7 @@ depends_on: str | Sequence[str] | None = None
 # (version 0 drops gold.customer_key_shift).
 SQL: dict[str, int] = {
     "gold.customer_key_shift": 1,
+    "gold.customer_key_lookup": 1,
     "gold.load_dim_customers": 7,
     "gold.load_fact_sales": 7,
 }

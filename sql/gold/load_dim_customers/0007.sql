@@ -5,21 +5,14 @@ LANGUAGE plpgsql SECURITY INVOKER
 AS $$
 DECLARE
     v_rows bigint;
-    v_lo integer;
-    v_hi integer;
-    v_shift integer;
-    v_keys integer[];
+    v_key record;
 BEGIN
     PERFORM setup.tune_step();
     -- Each customer finds its key without sorting the customers and their
     -- keys by id for a merge join, when their ids have no gap: as its id plus
-    -- one same number when every key is (gold.customer_key_shift), else by
-    -- subscript in the keys by id (gold.customer_keys_by_id).  Otherwise the
-    -- join on the id.
-    SELECT s.lo, s.hi, s.shift INTO v_lo, v_hi, v_shift FROM gold.customer_key_shift(p_target) s;
-    IF v_shift IS NULL THEN
-        SELECT k.lo, k.hi, k.keys INTO v_lo, v_hi, v_keys FROM gold.customer_keys_by_id(p_target) k;
-    END IF;
+    -- one same number when every key is, else by subscript in the keys by id;
+    -- otherwise the join on the id (gold.customer_key_lookup).
+    v_key := gold.customer_key_lookup(p_target, 'ci.cst_id');
     -- One row per silver customer; country and birth date from the ERP;
     -- gender from the CRM unless it is n/a.  CREATE TABLE AS, then the
     -- primary key (see setup.finish_stage).
@@ -53,16 +46,8 @@ BEGIN
           LEFT JOIN (SELECT DISTINCT ON (1) cid COLLATE "C" AS cid, cntry FROM %1$I.erp_loc_a101
                       ORDER BY 1, cntry COLLATE "C") AS la
             ON la.cid = ci.cst_key COLLATE "C"
-    $sql$, p_source, p_target,
-        CASE WHEN v_shift IS NOT NULL
-             THEN 'CASE WHEN ci.cst_id BETWEEN $1 AND $2 THEN ci.cst_id + $4 END'
-             WHEN v_keys IS NOT NULL
-             THEN 'CASE WHEN ci.cst_id BETWEEN $1 AND $2 THEN $3[ci.cst_id - $1 + 1] END'
-             ELSE 'w.customer_key' END,
-        CASE WHEN v_lo IS NULL
-             THEN format('LEFT JOIN %I.customer_keys__work w ON w.cst_id = ci.cst_id', p_target)
-             ELSE '' END)
-    USING v_lo, v_hi, v_keys, v_shift;
+    $sql$, p_source, p_target, v_key.key_sql, v_key.join_sql)
+    USING v_key.lo, v_key.hi, v_key.keys, v_key.shift;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     PERFORM setup.finish_stage('gold', 'dim_customers');
     RETURN v_rows;

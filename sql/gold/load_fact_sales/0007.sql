@@ -5,21 +5,15 @@ LANGUAGE plpgsql SECURITY INVOKER
 AS $$
 DECLARE
     v_rows bigint;
-    v_lo integer;
-    v_hi integer;
-    v_shift integer;
-    v_keys integer[];
+    v_key record;
 BEGIN
     PERFORM setup.tune_step();
     -- Each sales line finds its customer's key without a join when the
     -- customers' ids have no gap: as its id plus one same number when every
-    -- key is (gold.customer_key_shift: a first load, and later loads whose new
-    -- customers come with higher ids), else by subscript in the keys by id
-    -- (gold.customer_keys_by_id, built under run.work_mem).
-    SELECT s.lo, s.hi, s.shift INTO v_lo, v_hi, v_shift FROM gold.customer_key_shift(p_target) s;
-    IF v_shift IS NULL THEN
-        SELECT k.lo, k.hi, k.keys INTO v_lo, v_hi, v_keys FROM gold.customer_keys_by_id(p_target) k;
-    END IF;
+    -- key is (a first load, and later loads whose new customers come with
+    -- higher ids), else by subscript in the keys by id, built under
+    -- run.work_mem (gold.customer_key_lookup).
+    v_key := gold.customer_key_lookup(p_target, 'sd.sls_cust_id');
     -- Otherwise the hash of every customer's key (1.85 million at scale 100,
     -- about 90 MB) is larger than the CPU's cache, and each of the 6 million
     -- sales lines probes it at random.  With run.join_work_mem (4MB)
@@ -46,17 +40,8 @@ BEGIN
           FROM %1$I.crm_sales_details sd
           LEFT JOIN %2$I.dim_products pr ON pr.product_number = sd.sls_prd_key
           %4$s
-    $sql$, p_source, p_target,
-        CASE WHEN v_shift IS NOT NULL
-             THEN 'CASE WHEN sd.sls_cust_id BETWEEN $1 AND $2 THEN sd.sls_cust_id + $4 END'
-             WHEN v_keys IS NOT NULL
-             THEN 'CASE WHEN sd.sls_cust_id BETWEEN $1 AND $2 THEN $3[sd.sls_cust_id - $1 + 1] END'
-             ELSE 'cu.customer_key' END,
-        CASE WHEN v_lo IS NULL
-             THEN format('LEFT JOIN %I.customer_keys__work cu ON cu.cst_id = sd.sls_cust_id',
-                         p_target)
-             ELSE '' END)
-    USING v_lo, v_hi, v_keys, v_shift;
+    $sql$, p_source, p_target, v_key.key_sql, v_key.join_sql)
+    USING v_key.lo, v_key.hi, v_key.keys, v_key.shift;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     PERFORM setup.finish_stage('gold', 'fact_sales');
     RETURN v_rows;
