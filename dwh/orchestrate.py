@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 
 from dwh import db, ingest, migrate, runs, sample
 from dwh.errors import ConfigError, DwhError, NotDeployed, RunFailed
-from dwh.settings import Settings, render_url, resolve_url
+from dwh.settings import Settings, cores, render_url, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     workers = step_parallel_workers(url, options.jobs)
     if workers is not None:
         log.info("%s step%s at once on %s cores: each may use %s parallel worker%s",
-                 options.jobs, "s" if options.jobs > 1 else "", os.cpu_count(), workers,
+                 options.jobs, "s" if options.jobs > 1 else "", cores(), workers,
                  "" if workers == 1 else "s")
     # What each table weighs, to start the longest chains of work first (db.run_graph):
     # bytes of source data behind it.  Bronze: its file (a client load), else its size
@@ -257,12 +257,27 @@ def step_parallel_workers(url: URL, jobs: int) -> int | None:
     100 on 2 cores, --jobs 2, a run took 0.8 s (3.5%) less without them, in each of six
     alternated pairs.  None (the server's setting) for a server elsewhere, whose cores
     dwh cannot count."""
-    host = url.host or url.query.get("host") or ""
-    if isinstance(host, tuple):  # several hosts: not this machine's alone
+    if not is_local_server(url):
         return None
-    if host and not host.startswith("/") and host not in LOCAL_HOSTS:
-        return None
-    return max(0, (os.cpu_count() or 1) // max(1, jobs) - 1)
+    return max(0, cores() // max(1, jobs) - 1)
+
+
+def is_local_server(url: URL) -> bool:
+    """Whether libpq reaches the server of ``url`` on this machine: every host it may try
+    is a socket directory or a loopback name, and no hostaddr or service says otherwise
+    (with no host in the URL, libpq takes PGHOST, PGHOSTADDR or PGSERVICE, if set)."""
+    def values(name: str) -> list[str]:
+        value = url.query.get(name)
+        return [v for v in (value if isinstance(value, tuple) else [value]) if v]
+    if values("hostaddr") or values("service"):
+        return False
+    hosts = ([url.host] if url.host else []) + values("host")
+    if not hosts:
+        if os.environ.get("PGHOSTADDR") or os.environ.get("PGSERVICE"):
+            return False
+        hosts = [os.environ.get("PGHOST", "")]
+    return all(h == "" or h.startswith("/") or h in LOCAL_HOSTS
+               for host in hosts for h in host.split(","))
 
 
 def _on_own_connection(url: URL, statement: str, *args,

@@ -116,10 +116,19 @@ def default_home(environ: Mapping[str, str], euid: int | None = None) -> Path:
     return Path(data_home) / "dwh"
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's or a
+    taskset's limit narrows), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 def default_jobs() -> int:
-    """How many steps a run does at once unless told (``--jobs``): the machine's
-    cores, from 1 to 4."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """How many steps a run does at once unless told (``--jobs``): the cores this
+    process may use, from 1 to 4."""
+    return max(1, min(4, cores()))
 
 
 def find_project(explicit: Path | None, cwd: Path) -> Path:

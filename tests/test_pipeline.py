@@ -785,7 +785,10 @@ def test_steps_take_no_parallel_workers_beyond_the_cores(jobs, head_db, test_hom
     may use the cores the steps at once leave it, less its own process: no parallel
     worker when --jobs fills every core; one step at a time, the cores but one, never
     more than the server's own max_parallel_workers_per_gather."""
-    cores = os.cpu_count() or 1
+    from dwh.orchestrate import is_local_server
+    if not is_local_server(head_db):
+        pytest.skip("the test server is on another machine, whose cores dwh cannot count")
+    cores = len(os.sched_getaffinity(0))
     (server,), = query(head_db, "SELECT current_setting('max_parallel_workers_per_gather')::int")
     query(head_db, WORKERS_PROBE)
     source = write_tiny(tmp_path / "src")
@@ -802,19 +805,33 @@ def test_steps_take_no_parallel_workers_beyond_the_cores(jobs, head_db, test_hom
     assert check_outcomes(head_db, result.run_id)["parallel_workers_probe"][1] == 0
 
 
-@pytest.mark.parametrize("url, local", [
-    ("postgresql://u@/wh?host=/tmp/sockets", True),
-    ("postgresql://u@localhost:5433/wh", True),
-    ("postgresql://u@127.0.0.1/wh", True),
-    ("postgresql://u@db.example.com/wh", False),
-    ("postgresql://u@10.0.0.7:5432/wh", False),
+@pytest.mark.parametrize("url, env, local", [
+    ("postgresql://u@/wh?host=/tmp/sockets", {}, True),
+    ("postgresql://u@localhost:5433/wh", {}, True),
+    ("postgresql://u@127.0.0.1/wh", {}, True),
+    ("postgresql://u@/wh", {}, True),  # libpq's default socket
+    ("postgresql://u@/wh?host=/tmp&host=localhost", {}, True),
+    ("postgresql://u@db.example.com/wh", {}, False),
+    ("postgresql://u@10.0.0.7:5432/wh", {}, False),
+    ("postgresql://u@/wh?host=/tmp,db.example.com", {}, False),
+    ("postgresql://u@/wh?host=/tmp&host=db.example.com", {}, False),
+    ("postgresql://u@localhost/wh?hostaddr=10.0.0.7", {}, False),
+    ("postgresql://u@/wh?service=warehouse", {}, False),
+    ("postgresql://u@/wh", {"PGHOST": "db.example.com"}, False),
+    ("postgresql://u@/wh", {"PGHOSTADDR": "10.0.0.7"}, False),
+    ("postgresql://u@/wh", {"PGHOST": "/var/run/postgresql"}, True),
 ])
-def test_the_steps_workers_are_the_servers_own_on_another_machine(url, local):
-    """dwh counts only this machine's cores: for a server elsewhere a step keeps the
-    server's max_parallel_workers_per_gather."""
+def test_the_steps_workers_are_the_servers_own_on_another_machine(url, env, local, monkeypatch):
+    """dwh counts only this machine's cores: for a server libpq may reach elsewhere (a
+    host, a hostaddr, a service, or with no host in the URL PGHOST, PGHOSTADDR or
+    PGSERVICE) a step keeps the server's max_parallel_workers_per_gather."""
     from sqlalchemy.engine import make_url
 
     from dwh.orchestrate import step_parallel_workers
+    for name in ("PGHOST", "PGHOSTADDR", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     got = step_parallel_workers(make_url(url), jobs=1)
     assert (got is not None) == local
 
@@ -828,6 +845,7 @@ def test_the_steps_workers_are_the_servers_own_on_another_machine(url, local):
     ([7, 8, 9], [1, None, 3], None),  # a customer without a key
     ([], [], None),
     ([-2_000_000_000, -1_999_999_999], [2_000_000_000, 2_000_000_001], None),  # beyond integer
+    ([1, 3, None], [11, 13, 12], None),  # a row without an id
 ])
 def test_customer_key_shift_only_for_one_number_and_no_gap(ids, keys, expected, head_db):
     """gold.customer_key_shift: the number every key is its id plus (the key of id i is

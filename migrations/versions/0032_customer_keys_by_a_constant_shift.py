@@ -26,7 +26,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Versioned SQL this revision applies; the downgrade restores the versions before
-# (version 0 drops gold.customer_key_shift).
+# (version 0 drops gold.customer_key_shift and gold.customer_key_lookup).
 SQL: dict[str, int] = {
     "gold.customer_key_shift": 1,
     "gold.customer_key_lookup": 1,
