@@ -131,15 +131,18 @@ class Server:
                 cur.execute("SELECT name, current_setting(name) FROM pg_settings "
                             "WHERE name = ANY (%s) ORDER BY name", (list(SERVER_SETTINGS),))
                 found = dict(cur.fetchall())
-            return {name: found.get(name, "?") for name in SERVER_SETTINGS}
+            # a setting the server does not know (io_method before 18) is left out
+            return {name: found[name] for name in SERVER_SETTINGS if name in found}
         finally:
             conn.close()
 
 
 #: Reported with every result: WAL (wal_level minimal lets a table built by
-#: CREATE TABLE AS skip it), autovacuum and data checksums (hint bits then write
-#: WAL too) change what a run costs; the floor's unlogged COPY hardly depends on them.
-SERVER_SETTINGS = ("wal_level", "autovacuum", "data_checksums", "shared_buffers", "max_wal_size")
+#: CREATE TABLE AS skip it), autovacuum, data checksums (hint bits then write WAL
+#: too) and io_method (I/O workers compete with the steps for the cores) change
+#: what a run costs; the floor's unlogged COPY hardly depends on them.
+SERVER_SETTINGS = ("wal_level", "autovacuum", "data_checksums", "io_method", "shared_buffers",
+                   "max_wal_size")
 
 
 def _server(args) -> tuple[Server, Path | None]:
