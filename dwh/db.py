@@ -82,15 +82,19 @@ def connect(url: URL, *, application_name: str = APPLICATION_NAME) -> Iterator[C
         eng.dispose()
 
 
-def raw_connect(url: URL, *, autocommit: bool = True,
-                application_name: str = APPLICATION_NAME) -> psycopg2.extensions.connection:
-    """A psycopg2 connection (for COPY and for CALL of procedures that commit)."""
+def raw_connect(url: URL, *, autocommit: bool = True, application_name: str = APPLICATION_NAME,
+                session: dict[str, str] | None = None) -> psycopg2.extensions.connection:
+    """A psycopg2 connection (for COPY and for CALL of procedures that commit), with the
+    settings of ``session`` (name: value) set as it starts."""
     eng = engine(url)
     cargs, cparams = eng.dialect.create_connect_args(url)
     cparams.setdefault("application_name", application_name)
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     # A killed dwh must not leave the server running its statement for nothing.
     cparams.setdefault("options", "-c client_connection_check_interval=1000")
+    if session:
+        cparams["options"] = " ".join([cparams["options"],
+                                       *(f"-c {name}={value}" for name, value in session.items())])
     try:
         conn = psycopg2.connect(*cargs, **cparams)
     except psycopg2.OperationalError as err:

@@ -50,16 +50,15 @@ CONF_FILE = "dwh.conf"
 #: silver and gold table is built that way (CREATE TABLE AS, then swapped in).
 #: Crash safety is unchanged.  See the README ("The embedded server").
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
-#: Settings only a server of at least this major version knows (an older one would
-#: not start with them).  io_method = sync: each backend reads its own pages, where
-#: PostgreSQL 18's default (worker) hands every read to a pool of I/O worker
-#: processes.  A run keeps every core busy with its own steps, so those processes
-#: compete with them for the cores, and each page read crosses from one process to
-#: another: at scale 100 on 2 cores a run took 2.3 s (10%) less with sync, in each
-#: of six alternated pairs, and 2.5-7 s less CPU.  See the README.
-VERSIONED_SETTINGS = {18: {"io_method": "sync"}}
-#: The line of dwh.conf above a setting that needs one.
-SETTING_NOTES = {"io_method": "Each backend reads its own pages: a run's steps keep the cores busy."}
+#: The lines of dwh.conf for settings only a server of at least this major
+#: version knows (an older one would not start with them).  io_method = sync: each
+#: backend reads its own pages, where PostgreSQL 18's default (worker) hands every
+#: read to a pool of I/O worker processes.  A run keeps every core busy with its own
+#: steps, so those processes compete with them for the cores, and each page read
+#: crosses from one process to another: at scale 100 on 2 cores a run took 2.3 s
+#: (10%) less with sync, in each of six alternated pairs, and 2.5-7 s less CPU.
+VERSIONED_SETTINGS = {18: ["# Each backend reads its own pages: a run's steps keep the cores busy.",
+                           "io_method = sync"]}
 SUPERUSER = "postgres"
 _WORLD_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
 
@@ -230,10 +229,7 @@ def configure(pgdata: Path) -> None:
     version = _major_version(pgdata)
     for since, more in VERSIONED_SETTINGS.items():
         if version is not None and version >= since:
-            for name, value in more.items():
-                if name in SETTING_NOTES:
-                    lines.append(f"# {SETTING_NOTES[name]}")
-                lines.append(f"{name} = {value}")
+            lines += more
     conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if _is_root():  # the server runs as the data directory's owner
         owner = pgdata.stat()

@@ -204,8 +204,14 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
         return
     layers = ["bronze", "silver", "gold"] if options.layer == "all" else [options.layer]
     tasks = list(loads)
+    session = None
     workers = step_parallel_workers(url, options.jobs)
-    if workers is not None:
+    if workers is not None:  # never above the server's own setting (this session's)
+        with conn.cursor() as cur:
+            cur.execute("SELECT least(pg_catalog.current_setting("
+                        "'max_parallel_workers_per_gather')::integer, %s)", (workers,))
+            workers = cur.fetchone()[0]
+        session = {"max_parallel_workers_per_gather": str(workers)}
         log.info("%s step%s at once on %s cores: each may use %s parallel worker%s",
                  options.jobs, "s" if options.jobs > 1 else "", cores(), workers,
                  "" if workers == 1 else "s")
@@ -225,7 +231,7 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     if "bronze" in layers:
         # the server's own loads, or (client) the check that every load is in; staged
         tasks.append(db.Task("bronze", _on_own_connection(
-            url, "CALL setup.orchestrate_bronze(%s)", run_id, workers=workers),
+            url, "CALL setup.orchestrate_bronze(%s)", run_id, session=session),
             provides=frozenset() if client else frozenset({"bronze"}),
             needs=frozenset({"bronze"}) if client else frozenset()))
     with conn.cursor() as cur:
@@ -236,10 +242,10 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     for layer, kind, target, statement, needs in plan:
         if kind == "build":
             call = _on_own_connection(url, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
-                                      run_id, layer, target, statement, workers=workers)
+                                      run_id, layer, target, statement, session=session)
             weight[target] = cost = reads(needs)
         else:
-            call = _on_own_connection(url, statement, workers=workers)
+            call = _on_own_connection(url, statement, session=session)
             cost = reads(needs) * CHECK_SHARE
         tasks.append(db.Task(f"{layer} {kind} {target}", call,
                              provides=frozenset({target}) if kind == "build" else frozenset(),
@@ -251,12 +257,12 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
 
 def step_parallel_workers(url: URL, jobs: int) -> int | None:
     """The parallel workers a step's query may use (its session's
-    max_parallel_workers_per_gather, never above the server's), when the server runs on
-    this machine: the cores the ``jobs`` steps at once leave each step, less the step's
-    own process.  A worker beyond the cores only takes CPU from another step: at scale
-    100 on 2 cores, --jobs 2, a run took 0.8 s (3.5%) less without them, in each of six
-    alternated pairs.  None (the server's setting) for a server elsewhere, whose cores
-    dwh cannot count."""
+    max_parallel_workers_per_gather; the caller keeps it under the server's own) when
+    the server runs on this machine: the cores the ``jobs`` steps at once leave each
+    step, less the step's own process.  A worker beyond the cores only takes CPU from
+    another step: at scale 100 on 2 cores, --jobs 2, a run took 0.8 s (3.5%) less
+    without them, in each of six alternated pairs.  None (the server's setting) for a
+    server elsewhere, whose cores dwh cannot count."""
     if not is_local_server(url):
         return None
     return max(0, cores() // max(1, jobs) - 1)
@@ -281,15 +287,10 @@ def is_local_server(url: URL) -> bool:
 
 
 def _on_own_connection(url: URL, statement: str, *args,
-                       workers: int | None = None) -> Callable[[], None]:
+                       session: dict[str, str] | None = None) -> Callable[[], None]:
     def call() -> None:
-        step_conn = db.raw_connect(url, application_name="dwh step")
+        step_conn = db.raw_connect(url, application_name="dwh step", session=session)
         try:
-            if workers is not None:
-                _call(step_conn, "SELECT pg_catalog.set_config('max_parallel_workers_per_gather', "
-                                 "least(pg_catalog.current_setting("
-                                 "'max_parallel_workers_per_gather')::integer, %s)::text, false)",
-                      workers)
             _call(step_conn, statement, *args)
         finally:
             step_conn.close()
