@@ -15,6 +15,28 @@ if [ -z "$DB" ]; then
     DB="dbname=${PGDATABASE:-sql_retail_analytics_warehouse}"
 fi
 DB="${DB/postgresql+psycopg2:/postgresql:}"   # the SQLAlchemy spelling, for psql
+
+# A password in the URL goes to psql through PGPASSWORD, never on its command line
+# (which every user of the machine can read, with ps, for the whole run).
+percent_decoded() { local s="${1//\\/\\\\}"; printf '%b' "${s//%/\\x}"; }
+USERINFO_PASSWORD='^([a-z][a-z0-9+.-]*://)([^:/@?#]*):([^@/?#]*)@(.*)$'
+QUERY_PASSWORD='^([^?]*[?])(.*&)?password=([^&]*)&?(.*)$'
+KEYWORD_PASSWORD='^(.*[[:space:]])?password=([^[:space:]]*)(.*)$'   # host=... password=...
+if [[ "$DB" =~ $USERINFO_PASSWORD ]]; then
+    PGPASSWORD="$(percent_decoded "${BASH_REMATCH[3]}")"
+    export PGPASSWORD
+    DB="${BASH_REMATCH[1]}${BASH_REMATCH[2]}@${BASH_REMATCH[4]}"
+fi
+if [[ "$DB" =~ $QUERY_PASSWORD ]]; then
+    PGPASSWORD="$(percent_decoded "${BASH_REMATCH[3]}")"
+    export PGPASSWORD
+    DB="${BASH_REMATCH[1]}${BASH_REMATCH[2]}${BASH_REMATCH[4]}"
+    DB="${DB%[?&]}"
+elif [[ "$DB" != *://* && "$DB" =~ $KEYWORD_PASSWORD ]]; then
+    PGPASSWORD="${BASH_REMATCH[2]}"
+    export PGPASSWORD
+    DB="${BASH_REMATCH[1]}${BASH_REMATCH[3]}"
+fi
 PSQL=(psql "$DB" -X -q -v ON_ERROR_STOP=1)
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -24,7 +24,7 @@ import typer
 # its own (`dwh runs` never imports Alembic, `dwh upgrade` never the embedded
 # server's helpers when a URL is set).
 from dwh import __version__
-from dwh.errors import DwhError
+from dwh.errors import DwhError, one_line
 from dwh.settings import (
     DEFAULT_DATABASE,
     Settings,
@@ -75,7 +75,7 @@ def _reports_errors(fn):
                 message = f"unexpected {type(err).__name__}: {err}"
                 if not verbose:
                     message += " (run with -v for the traceback)"
-            typer.echo(f"dwh: error: {scrub(message, secret)}", err=True)
+            typer.echo(f"dwh: error: {one_line(scrub(message, secret))}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -373,7 +373,7 @@ def _print_step(step: runs.Step) -> None:
         outcome = f"{_n(step.rows)} {'tables' if step.kind == 'publish' else 'rows'}"
     else:
         outcome = step.status.upper()
-    typer.echo(f"  {step.layer:<6}  {step.kind:<7}  {step.target:<34}  {outcome:>18}  "
+    typer.echo(f"  {step.layer:<6}  {step.kind:<7}  {one_line(step.target, 200):<34}  {outcome:>18}  "
                f"{step.seconds or 0:7.2f} s")
 
 
@@ -469,11 +469,11 @@ def runs_command(
                    f"{run.bronze_source}, started {run.started_at:%Y-%m-%d %H:%M:%S}, "
                    f"{run.seconds or 0:.2f} s")
         if run.message:
-            typer.echo(f"  {run.failed_step or 'message'}: {run.message}")
+            typer.echo(f"  {run.failed_step or 'message'}: {one_line(run.message)}")
         for step in run.steps:
             _print_step(step)
             if step.message and step.status != "succeeded":
-                typer.echo(f"          {step.message}")
+                typer.echo(f"          {one_line(step.message)}")
         return
     recent = runs.list_runs(settings, last)
     if as_json:
@@ -489,7 +489,7 @@ def runs_command(
                    f"{(r.seconds or 0):8.2f}  {r.layers:<6}  {_n(r.rows('bronze')):>12}  "
                    f"{_n(r.rows('silver')):>12}  {_n(r.rows('gold')):>12}")
         if r.status == "failed":
-            typer.echo(f"{'':>7}failed at {r.failed_step or '-'}: {r.message}")
+            typer.echo(f"{'':>7}failed at {r.failed_step or '-'}: {one_line(r.message or '')}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ connection, and a CLI process opens a handful of connections at most.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -82,25 +83,60 @@ def connect(url: URL, *, application_name: str = APPLICATION_NAME) -> Iterator[C
         eng.dispose()
 
 
+#: What dwh's sessions ask of the server unless the user's own options say otherwise:
+#: a killed dwh must not leave the server running its statement for nothing.
+DEFAULT_SESSION = {"client_connection_check_interval": "1000"}
+#: What they always get, whatever the user's options say: the warehouse lock lives on
+#: a session that is idle while the steps run, so no idle timeout may end it; and only
+#: pg_catalog (then the session's own temporary schema) is searched for unqualified
+#: names, so no function or operator another role created is ever found instead.
+REQUIRED_SESSION = {"idle_session_timeout": "0", "search_path": "pg_catalog,pg_temp"}
+
+
+def session_options(user_options: str | None, session: dict[str, str] | None = None) -> str:
+    """libpq ``options`` for a dwh session: dwh's defaults, then the user's own (PGOPTIONS
+    and the URL's ``options``, which win over the defaults), then ``session`` and the
+    settings dwh requires (which win over everything).  Later ``-c`` settings win."""
+    parts = [f"-c {name}={value}" for name, value in DEFAULT_SESSION.items()]
+    parts += [o for o in (os.environ.get("PGOPTIONS"), user_options) if o and o.strip()]
+    parts += [f"-c {name}={value}" for name, value in {**(session or {}), **REQUIRED_SESSION}.items()]
+    return " ".join(parts)
+
+
 def raw_connect(url: URL, *, autocommit: bool = True, application_name: str = APPLICATION_NAME,
                 session: dict[str, str] | None = None) -> psycopg2.extensions.connection:
     """A psycopg2 connection (for COPY and for CALL of procedures that commit), with the
-    settings of ``session`` (name: value) set as it starts."""
+    settings of ``session`` (name: value) set as it starts (see ``session_options``)."""
     eng = engine(url)
     cargs, cparams = eng.dialect.create_connect_args(url)
     cparams.setdefault("application_name", application_name)
     cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-    # A killed dwh must not leave the server running its statement for nothing.
-    cparams.setdefault("options", "-c client_connection_check_interval=1000")
-    if session:
-        cparams["options"] = " ".join([cparams["options"],
-                                       *(f"-c {name}={value}" for name, value in session.items())])
+    user_options = cparams.get("options")
+    if isinstance(user_options, (tuple, list)):  # ?options=...&options=... in the URL
+        user_options = " ".join(user_options)
+    cparams["options"] = session_options(user_options, session)
     try:
         conn = psycopg2.connect(*cargs, **cparams)
     except psycopg2.OperationalError as err:
         raise translate(err, url) from err
     conn.autocommit = autocommit
     return conn
+
+
+#: SQLSTATEs that end the session: terminated by an administrator, a server crash or
+#: shutdown, a lost connection.
+SESSION_GONE = frozenset({"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"})
+
+
+def session_gone(err: BaseException) -> bool:
+    """Whether a driver error means the session itself is gone, not that a statement
+    failed: no server message at all, or one that ends the session."""
+    if isinstance(err, psycopg2.InterfaceError):
+        return True
+    if not isinstance(err, psycopg2.Error):
+        return False
+    code = getattr(err, "pgcode", None)
+    return code in SESSION_GONE or (isinstance(err, psycopg2.OperationalError) and not code)
 
 
 def connect_warehouse(settings: Settings) -> psycopg2.extensions.connection:
@@ -214,11 +250,19 @@ def lock_holder(raw_conn) -> str:
 
 def take_lock(raw_conn, timeout_s: float | None) -> None:
     """Take the warehouse lock on an autocommit psycopg2 session, waiting at most
-    ``timeout_s`` (None: as long as it takes); past it, an error naming the holder.
-    Runs hold it on their own session; migrations through ``warehouse_lock``."""
+    ``timeout_s`` (None: as long as it takes; 0: not at all); past it, an error naming
+    the holder.  Runs hold it on their own session; migrations through ``warehouse_lock``."""
     with raw_conn.cursor() as cur:
-        if timeout_s is not None:
-            cur.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
+        if timeout_s is not None and timeout_s <= 0:
+            # lock_timeout = 0 would mean "wait for ever": ask once instead
+            cur.execute("SELECT pg_catalog.pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+            if not cur.fetchone()[0]:
+                raise LockTimeout(f"the warehouse is locked by another migration or run, "
+                                  f"{lock_holder(raw_conn)}; --lock-timeout 0 does not wait")
+            return
+        if timeout_s is not None:  # at least 1 ms: a smaller lock_timeout rounds to 0
+            cur.execute("SELECT set_config('lock_timeout', %s, false)",
+                        (f"{max(1, round(timeout_s * 1000))}ms",))
         try:
             cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
         except psycopg2.errors.LockNotAvailable as err:

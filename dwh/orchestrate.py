@@ -122,7 +122,9 @@ class _Progress(threading.Thread):
 
 def _call(conn, statement: str, *args) -> None:
     with conn.cursor() as cur:
-        cur.execute(statement, args)
+        # No arguments: no parameters either, so a % in the statement (a check named
+        # "20%_rule") stays a %.
+        cur.execute(statement, args or None)
 
 
 def _fail(conn, run_id: int, step_id: int | None, message: str) -> RunFailed:
@@ -132,6 +134,51 @@ def _fail(conn, run_id: int, step_id: int | None, message: str) -> RunFailed:
     except psycopg2.Error as err:
         return RunFailed(err.diag.message_primary or message, run_id)
     return RunFailed(message, run_id)
+
+
+def _lost(err: BaseException) -> bool:
+    """Whether a driver error means the session itself is gone (terminated, the server
+    stopped or restarted, the network failed), not a statement that failed."""
+    return db.session_gone(err)
+
+
+def _first_line(err: BaseException) -> str:
+    text = (getattr(getattr(err, "diag", None), "message_primary", None) or str(err)).strip()
+    return (text.splitlines() or [type(err).__name__])[0]
+
+
+def _failed(url: URL, conn, run_id: int, err: BaseException) -> RunFailed:
+    """The error a run ends with, recorded in its history (on a new session when its own
+    is gone).  A failure the procedures recorded themselves is only passed on."""
+    if isinstance(err, RunFailed):
+        return err
+    step_id = getattr(err, "step_id", None)
+    if isinstance(err, psycopg2.Error) and not _lost(err) and err.diag.message_primary:
+        if err.diag.message_primary.startswith(f"dwh run {run_id} failed"):
+            return RunFailed(err.diag.message_primary, run_id)  # setup.fail_run's own
+        message = err.diag.message_primary
+    elif isinstance(err, psycopg2.Error):
+        message = (f"run {run_id} lost the session that holds the warehouse lock "
+                   f"({_first_line(err)}): it was terminated, or the server stopped or "
+                   f"restarted; the run stops, nothing was published")
+    elif isinstance(err, DwhError):
+        message = str(err)
+    else:
+        message = f"unexpected {type(err).__name__}: {err}"
+    if not conn.closed:
+        try:
+            return _fail(conn, run_id, step_id, message)
+        except psycopg2.Error:
+            pass
+    try:
+        fresh = db.raw_connect(url, application_name="dwh orchestrate")
+    except DwhError:
+        return RunFailed(f"{message}; the server cannot be reached to record it, so the next "
+                         f"run records run {run_id} as abandoned", run_id)
+    try:
+        return _fail(fresh, run_id, step_id, message)
+    finally:
+        fresh.close()
 
 
 def orchestrate(settings: Settings, options: Options,
@@ -167,19 +214,8 @@ def orchestrate(settings: Settings, options: Options,
             progress.start()
         try:
             _run_layers(conn, url, run_id, options)
-        except psycopg2.Error as err:
-            if err.diag.message_primary:
-                raise RunFailed(err.diag.message_primary, run_id) from err
-            # No message from the server: the connection itself is gone.
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise RunFailed(
-                f"run {run_id} lost its connection to the server ({first}): the server stopped "
-                f"or restarted, or the network failed; nothing was published, the run is "
-                f"recorded as abandoned, and the next run starts afresh", run_id) from err
-        except DwhError as err:
-            if isinstance(err, RunFailed):
-                raise
-            raise _fail(conn, run_id, None, str(err)) from err
+        except Exception as err:  # noqa: BLE001 - whatever it was, the run is recorded
+            raise _failed(url, conn, run_id, err) from err
         finally:
             if progress is not None:
                 progress.stop()
@@ -231,7 +267,8 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     if "bronze" in layers:
         # the server's own loads, or (client) the check that every load is in; staged
         tasks.append(db.Task("bronze", _on_own_connection(
-            url, "CALL setup.orchestrate_bronze(%s)", run_id, session=session),
+            url, "CALL setup.orchestrate_bronze(%s)", run_id, what=(run_id, None, None),
+            session=session),
             provides=frozenset() if client else frozenset({"bronze"}),
             needs=frozenset({"bronze"}) if client else frozenset()))
     with conn.cursor() as cur:
@@ -242,10 +279,12 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     for layer, kind, target, statement, needs in plan:
         if kind == "build":
             call = _on_own_connection(url, "CALL setup.run_step(%s, %s, 'build', %s, %s)",
-                                      run_id, layer, target, statement, session=session)
+                                      run_id, layer, target, statement,
+                                      what=(run_id, "build", target), session=session)
             weight[target] = cost = reads(needs)
         else:
-            call = _on_own_connection(url, statement, session=session)
+            call = _on_own_connection(url, statement, what=(run_id, "check", target),
+                                      session=session)
             cost = reads(needs) * CHECK_SHARE
         tasks.append(db.Task(f"{layer} {kind} {target}", call,
                              provides=frozenset({target}) if kind == "build" else frozenset(),
@@ -286,15 +325,34 @@ def is_local_server(url: URL) -> bool:
                for host in hosts for h in host.split(","))
 
 
-def _on_own_connection(url: URL, statement: str, *args,
+def _on_own_connection(url: URL, statement: str, *args, what: tuple[int, str | None, str | None] | None = None,
                        session: dict[str, str] | None = None) -> Callable[[], None]:
+    """A task running ``statement`` on a connection of its own.  ``what`` (run, kind,
+    target) names the step it records, for when its session is lost mid-way."""
     def call() -> None:
         step_conn = db.raw_connect(url, application_name="dwh step", session=session)
         try:
             _call(step_conn, statement, *args)
+        except psycopg2.Error as err:
+            if what is None or not (_lost(err) or step_conn.closed):
+                raise
+            run_id, kind, target = what
+            named = " ".join(w for w in (kind, target) if w) or "a step"
+            raise StepLost(f"{named} lost its connection to the server "
+                           f"({_first_line(err)}): it was terminated, or the server stopped "
+                           f"or restarted; the run stops, nothing was published",
+                           run_id, kind, target) from err
         finally:
             step_conn.close()
     return call
+
+
+class StepLost(DwhError):
+    """A step's session ended before the step did."""
+
+    def __init__(self, message: str, run_id: int, kind: str | None, target: str | None):
+        super().__init__(message)
+        self.run_id, self.kind, self.target = run_id, kind, target
 
 
 def _run_graph(conn, run_id: int, tasks: list[db.Task], jobs: int) -> None:
@@ -302,6 +360,14 @@ def _run_graph(conn, run_id: int, tasks: list[db.Task], jobs: int) -> None:
         db.run_graph(tasks, jobs, failures=(psycopg2.Error, DwhError))
     except ingest.LoadError as err:  # recorded as its step; the run fails with it
         raise _fail(conn, run_id, err.step_id, str(err)) from err
+    except StepLost as err:  # its step is still recorded as running: it fails now
+        with conn.cursor() as cur:
+            cur.execute("SELECT max(step_id) FROM setup.etl_run_steps WHERE run_id = %s "
+                        "AND status = 'running' AND (kind = %s OR %s IS NULL) "
+                        "AND (target = %s OR %s IS NULL)",
+                        (run_id, err.kind, err.kind, err.target, err.target))
+            step = cur.fetchone()[0]
+        raise _fail(conn, run_id, step, str(err)) from err
 
 
 def _client_loads(conn, url: URL, run_id: int, options: Options) -> list[db.Task]:

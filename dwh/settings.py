@@ -201,8 +201,12 @@ def render_server(url: URL) -> str:
     return render_url(url._replace(database=None))
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^@\s/]*)@", re.I)
-_QUERY_PW = re.compile(r"(?P<key>[?&;\s]password=)(?P<pw>[^&\s]*)", re.I)
+# Linear in the text's length: a scheme starts only where no scheme character precedes
+# it, and no part is ever re-scanned (possessive quantifiers), so a long token without
+# '@' costs one pass, not one per position.
+_USERINFO = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*+://[^:/@\s]*+):(?P<pw>[^@\s/]*+)@", re.I)
+_QUERY_PW = re.compile(r"(?P<key>[?&;\s]password=)(?P<pw>[^&\s]*+)", re.I)
 
 
 def scrub(text: str, *secrets: str | None) -> str:

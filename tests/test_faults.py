@@ -4,11 +4,13 @@ fuzzed source files. Each ends with the warehouse intact and the next run succee
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -21,7 +23,7 @@ from dwh.cli import app
 from dwh.errors import RunFailed
 from tests.conftest import ROOT, safe_temp_dir, url_string
 from tests.test_operating import fast_silver, slow_silver
-from tests.warehouse import TINY, fingerprint, last_run, query, run, write_tiny
+from tests.warehouse import TINY, connect, fingerprint, last_run, query, run, write_tiny
 
 runner = CliRunner()
 
@@ -247,3 +249,151 @@ def fuzz_db(databases, test_home, tmp_path_factory):
     migrate.upgrade(settings_for(url, test_home))
     run(url, test_home, write_tiny(tmp_path_factory.mktemp("fuzz-good") / "src"))
     return url
+
+
+# -- clear errors, never a traceback ----------------------------------------------------------
+
+
+def test_a_check_named_with_a_percent_sign(head_db, test_home, tmp_path):
+    """A % in a check's name reached the driver as a placeholder (IndexError) and left the
+    run running; it is only a name."""
+    query(head_db, "INSERT INTO setup.quality_checks VALUES ('gold_20%_rule', 'gold', 'warning', "
+                   "'a check whose name holds %s and %', 'SELECT 1')")
+    result = run(head_db, test_home, write_tiny(tmp_path / "src"))
+    assert result.status == "succeeded"
+    assert query(head_db, "SELECT status, rows FROM setup.etl_run_steps WHERE target = "
+                          "'gold_20%_rule'") == [("warning", 1)]
+
+
+def test_an_unexpected_error_fails_the_run_it_happened_in(head_db, test_home, tmp_path):
+    """Whatever breaks inside a run, the run ends failed with the cause, never 'running'."""
+    source = write_tiny(tmp_path / "src")
+    (source / "source_crm/cust_info.csv").write_bytes(b"cst_id,cst\x00_key\r\n1,a\r\n")
+    with pytest.raises(RunFailed) as info:
+        run(head_db, test_home, source)
+    message = str(info.value)
+    assert (f"{source / 'source_crm/cust_info.csv'}, line 1: the header holds a NUL byte "
+            f"(at position 11)") in message
+    assert query(head_db, "SELECT status, failed_step FROM setup.etl_runs") == \
+        [("failed", "bronze load bronze.crm_cust_info")]
+    assert query(head_db, "SELECT count(*) FROM setup.etl_run_steps WHERE status = 'running'") \
+        == [(0,)]
+
+
+def _backend(url, application_name: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = query(url, "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                           "AND datname = current_database() AND state = 'active'",
+                      (application_name,))
+        if found:
+            return found[0][0]
+        assert time.monotonic() < deadline, f"no active {application_name} session"
+        time.sleep(0.02)
+
+
+def test_a_terminated_load_is_its_steps_failure(head_db, test_home, tmp_path):
+    """pg_terminate_backend of a load: one clear line naming the load and what happened,
+    the step and the run recorded as failed (not abandoned), the warehouse intact."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    blocker = connect(head_db)  # holds every load at its record, right after its COPY
+    blocker.autocommit = False
+    with blocker.cursor() as cur:
+        cur.execute("LOCK bronze.load_log IN EXCLUSIVE MODE")
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.setdefault("err", _run_error(
+        head_db, test_home, source)))
+    worker.start()
+    try:
+        victim = _backend(head_db, "dwh load")
+        query(head_db, "SELECT pg_terminate_backend(%s)", (victim,))
+    finally:
+        blocker.rollback()
+        blocker.close()
+        worker.join(timeout=120)
+    message = result["err"]
+    assert message.startswith("dwh run 2 failed at bronze load bronze."), message
+    # (the server's own word, when it arrives before the connection closes)
+    assert re.search(r"the load lost its connection to the server \((terminating connection due "
+                     r"to administrator command|server closed the connection unexpectedly)",
+                     message), message
+    assert "Traceback" not in message and "\n" not in message
+    (status, step), = query(head_db, "SELECT status, failed_step FROM setup.etl_runs "
+                                     "WHERE run_id = 2")
+    assert status == "failed" and step.startswith("bronze load bronze.")
+    assert query(head_db, "SELECT count(*) FROM setup.etl_run_steps WHERE status = 'running'") \
+        == [(0,)]
+    assert fingerprint(head_db) == before
+    assert run(head_db, test_home, source).status == "succeeded"
+
+
+def _run_error(url, home, source) -> str:
+    try:
+        run(url, home, source)
+    except RunFailed as err:
+        return str(err)
+    return ""
+
+
+def test_a_terminated_step_is_its_failure(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    slow_silver(head_db, 60)
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.setdefault("err", _run_error(
+        head_db, test_home, source)))
+    worker.start()
+    try:
+        _wait_for(head_db, IN_SILVER)
+        victim = query(head_db, "SELECT pid FROM pg_stat_activity WHERE application_name = "
+                                "'dwh step' AND query LIKE '%%silver.erp_loc_a101%%'")[0][0]
+        query(head_db, "SELECT pg_terminate_backend(%s)", (victim,))
+    finally:
+        worker.join(timeout=120)
+    fast_silver(head_db)
+    message = result["err"]
+    assert re.match(r"dwh run 2 failed at silver build silver.erp_loc_a101: build "
+                    r"silver.erp_loc_a101 lost its connection to the server \((terminating "
+                    r"connection due to administrator command|server closed the connection "
+                    r"unexpectedly)\): it was terminated", message), message
+    assert query(head_db, "SELECT status, failed_step FROM setup.etl_runs WHERE run_id = 2") == \
+        [("failed", "silver build silver.erp_loc_a101")]
+    assert fingerprint(head_db) == before
+
+
+def test_orchestrate_all_sh_keeps_the_password_off_the_command_line(head_db):
+    """psql got the URL with its password as an argument, which ps shows to every user
+    for the whole run; the script hands it over in the environment."""
+    from tests.test_ingest import _readable_by_all, _server_paths, psql_path
+
+    base = safe_temp_dir("dwh-test-sh-")
+    root = write_tiny(base / "src")
+    _readable_by_all(root)
+    _server_paths(head_db, root)
+    slow_silver(head_db, 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
+    secret = "pw-that-must-not-show"
+    env["DATABASE_URL"] = url_string(head_db.set(password=secret)).replace("+psycopg2", "")
+    env["PATH"] = psql_path()
+    proc = subprocess.Popen([str(ROOT / "orchestrate_all.sh")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        while proc.poll() is None:
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        seen.append(open(f"/proc/{pid}/cmdline", "rb").read())
+                    except OSError:
+                        pass
+            time.sleep(0.01)
+    finally:
+        out, err = proc.communicate(timeout=120)
+    fast_silver(head_db)
+    shutil.rmtree(base, ignore_errors=True)
+    assert proc.returncode == 0, out + err
+    assert any(b"psql" in c and head_db.database.encode() in c for c in seen), "psql not seen"
+    assert not [c for c in seen if secret.encode() in c]

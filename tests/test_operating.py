@@ -100,6 +100,52 @@ def test_a_migration_waits_for_a_running_pipeline(head_db, test_home, tmp_path):
     assert status == "succeeded"  # the migration did not cut into the run
 
 
+@pytest.mark.parametrize("timeout", ["0", "0.0001"])
+def test_a_lock_timeout_of_zero_or_under_a_millisecond_does_not_wait_for_ever(
+        timeout, head_db, tmp_path):
+    """lock_timeout = 0 means "for ever" to PostgreSQL: --lock-timeout 0 asks once, and a
+    timeout under 1 ms waits 1 ms (it rounded to 0 and waited for ever)."""
+    holder = hold_lock(head_db, "held for the test")
+    try:
+        started = time.monotonic()
+        result = cli(head_db, "--lock-timeout", timeout, "orchestrate",
+                     "--source-dir", str(write_tiny(tmp_path / "src")))
+        assert time.monotonic() - started < 20
+        assert result.exit_code == 1
+        assert f"held by pid {holder.get_backend_pid()} (held for the test" in result.stderr
+    finally:
+        holder.close()
+
+
+def test_the_users_options_are_merged_with_dwhs(head_db, monkeypatch):
+    """A URL's ?options= and PGOPTIONS add to what dwh asks (the client check that kill
+    detection relies on, no idle timeout, the search path); the user's win over dwh's
+    defaults, never over what dwh requires."""
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=123000 -c client_connection_check_interval=2000")
+    url = head_db.update_query_dict({"options": "-c work_mem=7MB -c search_path=public"})
+    conn = db.raw_connect(url)
+    try:
+        with conn.cursor() as cur:
+            shown = {}
+            for name in ("work_mem", "statement_timeout", "client_connection_check_interval",
+                         "idle_session_timeout", "search_path"):
+                cur.execute(f"SHOW {name}")
+                shown[name] = cur.fetchone()[0]
+    finally:
+        conn.close()
+    assert shown == {"work_mem": "7MB", "statement_timeout": "123s",
+                     "client_connection_check_interval": "2s", "idle_session_timeout": "0",
+                     "search_path": "pg_catalog,pg_temp"}
+    monkeypatch.delenv("PGOPTIONS")
+    conn = db.raw_connect(head_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW client_connection_check_interval")
+            assert cur.fetchone()[0] == "1s"
+    finally:
+        conn.close()
+
+
 def test_pure_sql_run_names_the_holder_too(head_db):
     holder = hold_lock(head_db, "someone else")
     try:

@@ -68,6 +68,41 @@ def test_scrub_free_text():
     assert "postgresql://bob:***@host/db" in out
 
 
+def test_scrub_is_linear_in_a_long_token():
+    """A 64 KB token without '@' took 30 s to scrub when the pattern backtracked from each
+    position; one pass takes milliseconds.  A URL right after it is still scrubbed."""
+    import time
+
+    for token in ("a" * 65536, "postgresql://" + "a" * 65536, "postgresql://u:" + "p" * 65536):
+        start = time.perf_counter()
+        out = scrub(token + " postgresql://bob:s3cret@h/db")
+        assert time.perf_counter() - start < 1.0, len(token)
+        assert out.endswith("postgresql://bob:***@h/db")
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("plain words", "plain words"),
+    ("bell\x07 and escape\x1b[2J", "bell\\x07 and escape\\x1b[2J"),
+    ("cr\ronly\rlines", "cr\\x0donly\\x0dlines"),
+    ("two\nlines\r\nthree", "two lines three"),
+    ("line\u2028separator and \u202eoverride", "line\\u2028separator and \\u202eoverride"),
+])
+def test_one_line_escapes_what_a_terminal_acts_on(text, shown):
+    from dwh.errors import one_line
+
+    assert one_line(text) == shown
+
+
+def test_one_line_bounds_a_long_message_keeping_both_ends():
+    from dwh.errors import MESSAGE_LIMIT, one_line
+
+    text = "FILE, line 1: " + "\x1b" * 20_000 + " set it back: UPDATE x"
+    out = one_line(text)
+    assert len(out) <= MESSAGE_LIMIT
+    assert out.startswith("FILE, line 1: \\x1b") and out.endswith("set it back: UPDATE x")
+    assert " [...] " in out and "\x1b" not in out
+
+
 def test_default_home(tmp_path):
     assert default_home({"DWH_HOME": str(tmp_path)}) == tmp_path
     assert default_home({}, euid=0) == ROOT_DEFAULT_HOME
