@@ -118,12 +118,25 @@ class _AlembicNoise(logging.Filter):
         return not (msg.startswith("Context impl") or msg.startswith("Will assume"))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a record comes, not as it was when logging was
+    configured: a test runner swaps and closes it ("I/O operation on closed file")."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _configure_logging(verbose: bool, secret: str | None) -> None:
     """Diagnostics go to stderr; configured once per invocation, here only."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "_dwh", False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler._dwh = True  # type: ignore[attr-defined]
     handler.setFormatter(_Formatter(secret))
     handler.addFilter(_AlembicNoise())

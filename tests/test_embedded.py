@@ -9,9 +9,11 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import psycopg2
 import pytest
 
@@ -272,6 +274,77 @@ def test_recovery_after_the_owning_process_is_killed(home, env):
     result = dwh(env, "server", "stop")
     assert result.returncode == 0, result.stderr
     assert not embedded.status(home).running
+
+
+#: Starts the embedded server as a subreaper that never reaps: the postmaster pg_ctl
+#: leaves behind becomes its child, so once killed it stays a zombie, as it does under a
+#: PID 1 that does not reap (some containers).  Ends when its stdin closes.
+_NON_REAPING_PARENT = """
+import ctypes, sys
+from pathlib import Path
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+from dwh import embedded
+embedded.ensure_started(Path(sys.argv[1]), database="postgres", create_database=False)
+print("started", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+def test_recovery_after_the_postmaster_is_killed(home, env):
+    """A postmaster killed with SIGKILL stays a zombie until its parent reaps it, and a
+    backend amid a query outlives it until the query ends, holding its shared memory.
+    The server is then not running; the next command waits for that backend, clears
+    the dead postmaster's lock files and starts the server again (crash recovery)."""
+    parent = subprocess.Popen([sys.executable, "-c", _NON_REAPING_PARENT, str(home)], cwd=ROOT,
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    busy = None
+    try:
+        assert parent.stdout.readline().strip() == "started"
+        before = embedded.status(home)
+        postmaster, url = before.pid, before.url("postgres")
+        busy = _connect(url)
+        with busy.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+
+        def spin():  # CPU-bound: a backend notices its postmaster's death only when it waits
+            try:
+                with busy.cursor() as cur:
+                    cur.execute("DO $$ BEGIN WHILE clock_timestamp() < now() + interval '5 s' "
+                                "LOOP END LOOP; END $$")
+            except psycopg2.Error:
+                pass  # it may end before it answers
+
+        spinner = threading.Thread(target=spin)
+        spinner.start()
+        deadline = time.monotonic() + 10
+        while _scalar(url, f"SELECT state FROM pg_stat_activity WHERE pid = {backend}") != "active":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(postmaster, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while psutil.Process(postmaster).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert psutil.Process(backend).status() != psutil.STATUS_ZOMBIE
+
+        assert "state: stopped" in dwh(env, "server", "status").stdout
+        result = dwh(env, "current")
+        assert result.returncode == 0, result.stderr
+        assert f"its postmaster (pid {postmaster}) is gone or a zombie" in result.stderr
+        assert f"waiting for the processes the dead postmaster left ({backend})" in result.stderr
+        after = embedded.status(home)
+        assert after.running and after.pid != postmaster
+        assert _scalar(after.url(DEFAULT_DATABASE), "SELECT 1") == 1
+        assert "database system was not properly shut down" in (home / "pgdata" / "log").read_text()
+        spinner.join(timeout=30)
+    finally:
+        if busy is not None:
+            busy.close()
+        parent.stdin.close()  # it exits; its zombies go to PID 1
+        parent.wait(timeout=30)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="root only")
