@@ -220,12 +220,12 @@ def _step_begin(conn, run_id: int, job: Job) -> int:
 
 
 def _load_end(conn, run_id: int, step: int, job: Job, path: Path, rows: int | None,
-              failure: str | None) -> None:
+              failure: str | None, warning: str | None = None) -> None:
     """The load's row in bronze.load_log and the end of its step."""
+    status = "failed" if failure else "warning" if warning else "succeeded"
     with conn.cursor() as cur:
         cur.execute("SELECT setup.bronze_load_end(%s, %s, %s, %s, 'client', %s, %s, %s)",
-                    (run_id, step, job.table_name, str(path),
-                     "failed" if failure else "succeeded", rows, failure))
+                    (run_id, step, job.table_name, str(path), status, rows, failure or warning))
 
 
 def load_one(url: URL, run_id: int, job: Job, path: Path) -> int:
@@ -239,8 +239,8 @@ def load_one(url: URL, run_id: int, job: Job, path: Path) -> int:
         step = _step_begin(conn, run_id, job)
         conn.autocommit = False
         try:
-            rows = _copy(conn, job, path)
-            _load_end(conn, run_id, step, job, path, rows, None)
+            rows, warning = _copy(conn, run_id, job, path)
+            _load_end(conn, run_id, step, job, path, rows, None, warning)
             conn.commit()  # the rows and their record, together
         except Exception as err:  # noqa: BLE001 - whatever it was, the load is recorded
             message = _describe(conn, path, err)
@@ -274,7 +274,8 @@ def _record_failure_of(url: URL, conn, run_id: int, step: int, job: Job, path: P
         fresh.close()
 
 
-def _copy(conn, job: Job, path: Path) -> int:
+def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
+    """COPY the file into its staged table; its rows, and the guards' warning if any."""
     source = _Source(path, find_marker=conn.server_version < DATA_MARKER_FIXED)
     try:
         header = source.header()
@@ -297,14 +298,26 @@ def _copy(conn, job: Job, path: Path) -> int:
             problem = source.changed_or_cut()
             if problem:
                 raise LoadError(problem)
-            # Statistics as the server's loads get them (setup.analyze_bronze, from
-            # revision 0021; a warehouse from before it gets a plain ANALYZE).
-            cur.execute("SELECT to_regprocedure('setup.analyze_bronze(text)') IS NOT NULL")
+            warning = None  # its volume and age (setup.guard_load, from revision 0034)
+            cur.execute("SELECT to_regprocedure('setup.guard_load(bigint, text, bigint, "
+                        "timestamp with time zone)') IS NOT NULL")
             if cur.fetchone()[0]:
-                cur.execute("SELECT setup.analyze_bronze(%s)", (job.table_name,))
+                cur.execute("SELECT setup.guard_load(%s, %s, %s, to_timestamp(%s))",
+                            (run_id, job.table_name, rows, source.before.st_mtime))
+                found = cur.fetchone()[0]
+                warning = f"{path}: {found}" if found else None
+            # Statistics as the server's loads get them: setup.analyze_load (as dwh_owner
+            # for a dwh_loader login, from revision 0033), else setup.analyze_bronze (from
+            # 0021), else a plain ANALYZE.
+            cur.execute("SELECT to_regprocedure('setup.analyze_load(text)') IS NOT NULL, "
+                        "to_regprocedure('setup.analyze_bronze(text)') IS NOT NULL")
+            by_owner, targeted = cur.fetchone()
+            if by_owner or targeted:
+                cur.execute(f"SELECT setup.{'analyze_load' if by_owner else 'analyze_bronze'}(%s)",
+                            (job.table_name,))
             else:
                 cur.execute(sql.SQL("ANALYZE {}").format(table))
-        return rows
+        return rows, warning
     finally:
         source.close()
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2.errors
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -82,17 +83,40 @@ def _heads(conn: Connection) -> tuple[str, ...]:
     return heads
 
 
+def _denied(conn: Connection, what: str, err: Exception) -> MigrationError | None:
+    """A refusal for lack of privilege, told as who may do it instead."""
+    if not isinstance(getattr(err, "orig", err), psycopg2.errors.InsufficientPrivilege):
+        return None
+    conn.rollback()
+    user, owner = conn.execute(text_(
+        "SELECT current_user, (SELECT pg_catalog.pg_get_userbyid(nspowner) "
+        "FROM pg_catalog.pg_namespace WHERE nspname = 'setup')")).one()
+    conn.rollback()
+    return MigrationError(
+        f"user {user} may not {what} ({str(getattr(err, 'orig', err)).strip().splitlines()[0]}): "
+        f"that takes the role "
+        f"that deployed the warehouse ({owner or 'the owner of its schemas'}), or a superuser; "
+        f"a dwh_loader login runs the pipeline and reads the revision (dwh orchestrate, dwh runs, "
+        f"dwh current)")
+
+
 def _run(settings: Settings, what: str, fn, target: str, *, upgrading: bool,
          lock_timeout_s: float | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     with _connected(settings, lock_timeout_s=lock_timeout_s) as (cfg, conn):
         script = ScriptDirectory.from_config(cfg)
-        before = _heads(conn)
+        try:
+            before = _heads(conn)
+        except DBAPIError as err:
+            raise (_denied(conn, what, err) or err) from err
         _check_known(script, before, settings)
         try:
             fn(cfg, target)
         except CommandError as err:
             raise MigrationError(f"{what}: {err}") from err
-        except DBAPIError as err:
+        except (DBAPIError, psycopg2.Error) as err:
+            denied = _denied(conn, what, err)
+            if denied is not None:
+                raise denied from err
             conn.rollback()
             now = _heads(conn)
             failed = _failing_revision(script, now, upgrading)
@@ -116,8 +140,9 @@ def _failing_revision(script: ScriptDirectory, heads: tuple[str, ...], upgrading
     return "(unknown)"
 
 
-def _first_line(err: DBAPIError) -> str:
-    text = str(err.orig).strip() if err.orig is not None else str(err)
+def _first_line(err: Exception) -> str:
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err).strip()
     return " ".join(text.splitlines()[:2]) if text else type(err).__name__
 
 
@@ -273,7 +298,10 @@ def current(settings: Settings) -> Current:
     script = script_directory(settings)
     url = resolve_url(settings)
     with db.connect(url) as conn:
-        heads = _heads(conn)
+        try:
+            heads = _heads(conn)
+        except DBAPIError as err:
+            raise (_denied(conn, "read the warehouse's revision", err) or err) from err
     _check_known(script, heads, settings)
     return Current(render_url(url), heads, script.get_current_head())
 

@@ -44,7 +44,7 @@ def safe_temp_dir(prefix: str) -> Path:
     return path
 
 
-SERVER_ROLES = ("dwh_loader", "dwh_reader")  # created by revision 0013, server-wide
+SERVER_ROLES = ("dwh_owner", "dwh_loader", "dwh_reader")  # created by revisions, server-wide; members first
 
 
 class Databases:

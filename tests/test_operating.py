@@ -279,9 +279,9 @@ def test_the_loader_runs_the_pipeline(logins, head_db, test_home, tmp_path):
     result = run(logins["loader"], test_home, write_tiny(tmp_path / "src"))
     assert result.status == "succeeded"
     assert query(head_db, "SELECT db_user FROM setup.etl_runs") == [(logins["loader"].username,)]
-    # The published tables stay the loader's, with the reader's grant.
+    # The published tables stay dwh_owner's (the loader owns nothing), with the reader's grant.
     assert query(head_db, "SELECT pg_get_userbyid(relowner) FROM pg_class "
-                          "WHERE oid = 'gold.fact_sales'::regclass") == [("dwh_loader",)]
+                          "WHERE oid = 'gold.fact_sales'::regclass") == [("dwh_owner",)]
     assert _as(logins["reader"], "SELECT count(*) FROM gold.fact_sales") == [(3,)]
     # It may not change the checks (they are SQL that every run executes).
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
