@@ -384,6 +384,8 @@ def _print_step(step: runs.Step) -> None:
                    "failed": f"FAILED: {_n(step.rows)} rows"}.get(step.status, step.status)
     elif step.status == "succeeded":
         outcome = f"{_n(step.rows)} {'tables' if step.kind == 'publish' else 'rows'}"
+    elif step.status == "warning":  # a load of an old file
+        outcome = f"{_n(step.rows)} rows, warning"
     else:
         outcome = step.status.upper()
     typer.echo(f"  {step.layer:<6}  {step.kind:<7}  {one_line(step.target, 200):<34}  {outcome:>18}  "
@@ -398,6 +400,9 @@ def _print_summary(run: runs.Run) -> None:
         if tables:
             typer.echo(f"  {layer:<6}  {len(tables)} tables  {_n(run.rows(layer)):>12} rows  "
                        f"{run.layer_seconds(layer):7.2f} s")
+    for step in run.steps:
+        if step.kind == "load" and step.status == "warning":
+            typer.echo(f"  warning: {step.target}: {one_line(step.message or '')}")
     checks = [s for s in run.steps if s.kind == "check"]
     if checks:
         warnings = [s for s in checks if s.status == "warning"]
@@ -424,13 +429,18 @@ SourceDirOption = Annotated[Path | None, typer.Option(
          "setup.etl_config; on the embedded server, a generated sample.")]
 JobsOption = Annotated[int, typer.Option(
     "--jobs", "-j", min=1, help="Files loaded, tables built and checks run at once.")]
+AllowShrinkOption = Annotated[bool, typer.Option(
+    "--allow-shrink", help="Accept loads with fewer rows than their job's guard allows "
+                           "(bronze.load_jobs.max_shrink, against the last published load).")]
 
 
-def _options(layer: Layer, source_dir: Path | None, jobs: int) -> orchestrate.Options:
+def _options(layer: Layer, source_dir: Path | None, jobs: int,
+             allow_shrink: bool) -> orchestrate.Options:
     from dwh import orchestrate
     if source_dir is None and os.environ.get("DWH_SOURCE_DIR"):
         source_dir = Path(os.environ["DWH_SOURCE_DIR"])
-    return orchestrate.Options(layer.value, source_dir.absolute() if source_dir else None, jobs)
+    return orchestrate.Options(layer.value, source_dir.absolute() if source_dir else None, jobs,
+                               allow_shrink)
 
 
 @app.command("orchestrate")
@@ -440,10 +450,12 @@ def orchestrate_command(
     layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
     jobs: JobsOption = default_jobs(),
+    allow_shrink: AllowShrinkOption = False,
 ) -> None:
     """Run the pipeline: bronze, silver, gold, quality checks, one atomic publish."""
     from dwh import orchestrate
-    run = orchestrate.orchestrate(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
+    run = orchestrate.orchestrate(_settings(ctx), _options(layer, source_dir, jobs, allow_shrink),
+                                  _print_step)
     _print_summary(run)
 
 
@@ -454,10 +466,12 @@ def deploy(
     layer: LayerOption = Layer.all,
     source_dir: SourceDirOption = None,
     jobs: JobsOption = default_jobs(),
+    allow_shrink: AllowShrinkOption = False,
 ) -> None:
     """Create the database if missing, upgrade it to head, run the pipeline (for CI/CD)."""
     from dwh import orchestrate
-    result = orchestrate.deploy(_settings(ctx), _options(layer, source_dir, jobs), _print_step)
+    result = orchestrate.deploy(_settings(ctx), _options(layer, source_dir, jobs, allow_shrink),
+                                _print_step)
     _print_summary(result.run)
 
 

@@ -177,7 +177,8 @@ class _Source:
                 if (self.quotes + before) % 2 == 0:  # outside a quoted field
                     self.marker_line = (self.newlines - self.tail.count(b"\n")
                                         + window[:start].count(b"\n") + 1)
-                    return b""
+                    # COPY gets whole lines up to it, then the end (see changed_or_cut)
+                    return chunk[:max(0, start - len(self.tail))]
             self.tail = window[-4:]
         last = chunk.rfind(b'"')
         if last >= 0:
@@ -281,6 +282,10 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
         header = source.header()
         table = sql.Identifier("bronze_stage", job.table_name)
         with conn.cursor() as cur:
+            # Only while the run holds the warehouse lock (setup.join_run, from 0035).
+            cur.execute("SELECT to_regprocedure('setup.join_run(bigint)') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute("SELECT setup.join_run(%s)", (run_id,))
             cur.execute("SELECT setup.check_header(%s::regclass, %s)",
                         (table.as_string(conn), header))
             columns = cur.fetchone()[0]
@@ -293,7 +298,7 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
             try:
                 cur.copy_expert(copy, source, size=COPY_CHUNK)
             except psycopg2.Error as err:
-                raise _with_opening_line(err, source) from err
+                raise _explained(err, source) from err
             rows = cur.rowcount
             problem = source.changed_or_cut()
             if problem:
@@ -322,8 +327,13 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
         source.close()
 
 
-def _with_opening_line(err: psycopg2.Error, source: _Source) -> BaseException:
-    """COPY names the end of the file for a quote never closed: name where it opened."""
+def _explained(err: psycopg2.Error, source: _Source) -> BaseException:
+    """What made COPY fail, when it is not what COPY says: the file changed under it (a
+    line cut in two), or a quote opened far before the end COPY names."""
+    if not db.session_gone(err):
+        problem = source.changed_or_cut()
+        if problem:
+            return LoadError(problem)
     message = getattr(err.diag, "message_primary", None) or ""
     if "unterminated CSV quoted field" in message and source.last_quote_line is not None:
         return LoadError(f"{source.path}, line {source.last_quote_line}: unterminated CSV quoted "

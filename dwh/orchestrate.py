@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg2
@@ -46,6 +46,8 @@ class Options:
     #: None: the server reads the paths in setup.etl_config
     source_dir: Path | None = None
     jobs: int = 1
+    #: accept loads that lose more rows than their job's guard allows (max_shrink)
+    allow_shrink: bool = False
 
     def validate(self) -> None:
         if self.layer not in LAYERS:
@@ -80,7 +82,7 @@ def ensure_sample(home: Path) -> Path:
 def resolve_options(settings: Settings, options: Options) -> Options:
     """With no source directory on the embedded default, bronze comes from a sample."""
     if options.source_dir is None and settings.uses_embedded and options.layer in ("bronze", "all"):
-        return Options(options.layer, ensure_sample(settings.home), options.jobs)
+        return replace(options, source_dir=ensure_sample(settings.home))
     return options
 
 
@@ -203,8 +205,13 @@ def orchestrate(settings: Settings, options: Options,
         db.take_lock(conn, settings.lock_timeout_s)
         with conn.cursor() as cur:
             client = options.source_dir is not None and options.layer in ("bronze", "all")
-            cur.execute("SELECT setup.begin_run(%s, %s)",
-                        (options.layer, "client" if client else "server"))
+            cur.execute("SELECT to_regprocedure('setup.begin_run(text, text, boolean)') IS NOT NULL")
+            if cur.fetchone()[0]:  # from revision 0034
+                cur.execute("SELECT setup.begin_run(%s, %s, %s)",
+                            (options.layer, "client" if client else "server", options.allow_shrink))
+            else:
+                cur.execute("SELECT setup.begin_run(%s, %s)",
+                            (options.layer, "client" if client else "server"))
             run_id = cur.fetchone()[0]
         log.info("run %s: %s layer%s, bronze from %s", run_id, options.layer,
                  "s" if options.layer == "all" else "",

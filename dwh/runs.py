@@ -71,7 +71,8 @@ class Run:
 
     def rows(self, layer: str) -> int:
         """Rows written into a layer's tables by this run."""
-        return sum(s.rows or 0 for s in self.table_steps(layer) if s.status == "succeeded")
+        return sum(s.rows or 0 for s in self.table_steps(layer)
+                   if s.status in ("succeeded", "warning"))  # (a load of an old file warns)
 
     def span(self, steps: list[Step]) -> float:
         """Wall-clock seconds from the first of ``steps`` starting to the last ending
