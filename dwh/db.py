@@ -36,6 +36,10 @@ MAINTENANCE_DATABASES = ("postgres", "template1")
 #: each other.  0x647768 is "dwh" in ASCII; it shows as classid in pg_locks.
 LOCK_CLASS = 0x647768
 LOCK_OBJECT = 1
+#: The run lock: every piece of a run's work holds it shared for its transaction
+#: (setup.join_run); whoever takes the warehouse lock then waits for that work to end,
+#: so a run whose session died never works beside a new run or a migration.
+RUN_LOCK_OBJECT = 2
 
 
 def engine(url: URL, *, application_name: str = APPLICATION_NAME) -> Engine:
@@ -217,7 +221,8 @@ def create_warehouse(settings: Settings) -> tuple[URL, bool]:
 
 HOLDER_QUERY = """
     SELECT a.pid, coalesce(nullif(a.application_name, ''), '(no application name)'), a.usename,
-           a.backend_start, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)
+           a.backend_start, a.state,
+           pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 200)
       FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
        AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_catalog.pg_database
@@ -251,7 +256,9 @@ def lock_holder(raw_conn) -> str:
 def take_lock(raw_conn, timeout_s: float | None) -> None:
     """Take the warehouse lock on an autocommit psycopg2 session, waiting at most
     ``timeout_s`` (None: as long as it takes; 0: not at all); past it, an error naming
-    the holder.  Runs hold it on their own session; migrations through ``warehouse_lock``."""
+    the holder.  Then wait (as long) for the work of a run whose session ended (it
+    holds the run lock shared).  Runs hold it on their own session; migrations through
+    ``warehouse_lock``."""
     with raw_conn.cursor() as cur:
         if timeout_s is not None and timeout_s <= 0:
             # lock_timeout = 0 would mean "wait for ever": ask once instead
@@ -259,19 +266,53 @@ def take_lock(raw_conn, timeout_s: float | None) -> None:
             if not cur.fetchone()[0]:
                 raise LockTimeout(f"the warehouse is locked by another migration or run, "
                                   f"{lock_holder(raw_conn)}; --lock-timeout 0 does not wait")
+            cur.execute("SELECT pg_catalog.pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK_OBJECT))
+            if not cur.fetchone()[0]:
+                cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+                raise LockTimeout(f"the warehouse is still busy with the work of a run whose "
+                                  f"session ended, {run_workers(raw_conn)}; --lock-timeout 0 "
+                                  f"does not wait")
+            cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, RUN_LOCK_OBJECT))
             return
         if timeout_s is not None:  # at least 1 ms: a smaller lock_timeout rounds to 0
-            cur.execute("SELECT set_config('lock_timeout', %s, false)",
+            cur.execute("SELECT pg_catalog.set_config('lock_timeout', %s, false)",
                         (f"{max(1, round(timeout_s * 1000))}ms",))
         try:
-            cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
-        except psycopg2.errors.LockNotAvailable as err:
-            raise LockTimeout(
-                f"the warehouse is locked by another migration or run, {lock_holder(raw_conn)}; "
-                f"gave up after {timeout_s:g} s (--lock-timeout)") from err
+            try:
+                cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+            except psycopg2.errors.LockNotAvailable as err:
+                raise LockTimeout(
+                    f"the warehouse is locked by another migration or run, "
+                    f"{lock_holder(raw_conn)}; gave up after {timeout_s:g} s (--lock-timeout)"
+                ) from err
+            try:
+                cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)",
+                            (LOCK_CLASS, RUN_LOCK_OBJECT))
+                cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)",
+                            (LOCK_CLASS, RUN_LOCK_OBJECT))
+            except psycopg2.errors.LockNotAvailable as err:
+                cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+                raise LockTimeout(
+                    f"the warehouse is still busy with the work of a run whose session ended, "
+                    f"{run_workers(raw_conn)}; gave up after {timeout_s:g} s (--lock-timeout)"
+                ) from err
         finally:
             if timeout_s is not None:
                 cur.execute("RESET lock_timeout")
+
+
+def run_workers(raw_conn) -> str:
+    """The sessions still doing a run's work (holding the run lock)."""
+    with raw_conn.cursor() as cur:
+        cur.execute("SELECT pg_catalog.string_agg(pg_catalog.format('pid %%s (%%s, user %%s)', a.pid, "
+                    "coalesce(nullif(a.application_name, ''), '(no application name)'), "
+                    "a.usename), ', ') "
+                    "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
+                    "AND l.objid = %s AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+                    "WHERE datname = current_database())", (LOCK_CLASS, RUN_LOCK_OBJECT))
+        found = cur.fetchone()[0]
+    return f"held by {found}" if found else "by sessions that have since finished"
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from dwh import db, migrate
 from dwh.cli import app
-from dwh.errors import LockTimeout
+from dwh.errors import LockTimeout, RunFailed
 from tests.conftest import ROOT, _connect_kwargs, safe_temp_dir, settings_for, url_string
 from tests.warehouse import collations, connect, fingerprint, last_run, query, run, write_tiny
 
@@ -360,3 +360,164 @@ def test_a_source_directory_that_does_not_exist(head_db, tmp_path):
     result = cli(head_db, "orchestrate", "--source-dir", str(tmp_path / "absent"))
     assert result.exit_code == 1
     assert f"source directory {tmp_path / 'absent'} does not exist" in result.stderr
+
+
+# -- a run never outlives its lock ---------------------------------------------------------------
+
+
+def _orchestrator_pid(url) -> int:
+    return query(url, "SELECT backend_pid FROM setup.etl_runs WHERE status = 'running'")[0][0]
+
+
+def _in_silver(url, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not query(url, "SELECT 1 FROM setup.etl_run_steps WHERE target = "
+                         "'silver.erp_loc_a101' AND status = 'running'"):
+        assert time.monotonic() < deadline, "the run never reached silver"
+        time.sleep(0.02)
+
+
+def _background_run(url, home, source) -> tuple[threading.Thread, dict]:
+    result: dict = {}
+
+    def go():
+        try:
+            result["run"] = run(url, home, source)
+        except Exception as err:  # noqa: BLE001 - the test reads it
+            result["error"] = err
+    thread = threading.Thread(target=go)
+    thread.start()
+    return thread, result
+
+
+def test_a_run_whose_lock_session_dies_stops_and_the_next_waits(head_db, test_home, tmp_path):
+    """Terminate the session holding the warehouse lock mid-run: the run stops at its next
+    step saying why, and a second run started at once waits for the first's step still
+    running, then succeeds; their steps never overlap."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    slow_silver(head_db, 3)
+    first, first_result = _background_run(head_db, test_home, source)
+    try:
+        _in_silver(head_db)
+        query(head_db, "SELECT pg_terminate_backend(%s)", (_orchestrator_pid(head_db),))
+        second = run(head_db, test_home, source)
+    finally:
+        first.join(timeout=120)
+    fast_silver(head_db)
+    assert second.status == "succeeded"
+    assert "lost the warehouse lock" in str(first_result.get("error")) or \
+        "lost the session that holds the warehouse lock" in str(first_result.get("error"))
+    (status, message), = query(head_db, "SELECT status, message FROM setup.etl_runs "
+                                        "WHERE run_id = 2")
+    assert status in ("failed", "abandoned"), status
+    # Whatever the first run did, it finished before the second began; its steps after
+    # that only found out that it had lost its lock.
+    (second_start,), = query(head_db, "SELECT min(started_at) FROM setup.etl_run_steps "
+                                      "WHERE run_id = %s", (second.run_id,))
+    (first_end,), = query(head_db, "SELECT max(finished_at) FROM setup.etl_run_steps "
+                                   "WHERE run_id = 2 AND status = 'succeeded'")
+    assert second_start >= first_end, "the second run worked beside the first"
+    late = query(head_db, "SELECT status, message FROM setup.etl_run_steps WHERE run_id = 2 "
+                          "AND finished_at > %s", (second_start,))
+    assert all(status == "failed" and ("lost the warehouse lock" in message
+                                       or "failed meanwhile" in message)
+               for status, message in late), late
+    assert query(head_db, "SELECT count(*) FROM setup.etl_run_steps WHERE run_id = 2 "
+                          "AND status = 'running'") == [(0,)]
+
+
+def test_a_migration_waits_for_the_work_of_a_run_whose_lock_session_died(
+        head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    slow_silver(head_db, 3)
+    first, _ = _background_run(head_db, test_home, source)
+    try:
+        _in_silver(head_db)
+        query(head_db, "SELECT pg_terminate_backend(%s)", (_orchestrator_pid(head_db),))
+        refused = cli(head_db, "--lock-timeout", "0.5", "downgrade", "-1", "--yes")
+        assert refused.exit_code == 1
+        assert "still busy with the work of a run whose session ended" in refused.stderr
+        assert "(dwh step, user " in refused.stderr
+        downgraded = cli(head_db, "downgrade", "-1", "--yes")
+        assert downgraded.exit_code == 0, downgraded.output
+        (done,), = query(head_db, "SELECT max(finished_at) FROM setup.etl_run_steps "
+                                  "WHERE target = 'silver.erp_loc_a101' AND run_id = 2")
+        assert done is not None  # the step ended before the downgrade could begin
+    finally:
+        first.join(timeout=120)
+
+
+def test_an_idle_session_timeout_does_not_end_a_runs_lock(head_db, test_home, tmp_path):
+    """The orchestrator's session is idle while the steps work: a server-wide
+    idle_session_timeout ended it (and with it the lock)."""
+    source = write_tiny(tmp_path / "src")
+    query(head_db, f'ALTER DATABASE "{head_db.database}" SET idle_session_timeout = 500')
+    slow_silver(head_db, 2)
+    try:
+        assert run(head_db, test_home, source).status == "succeeded"
+    finally:
+        fast_silver(head_db)
+        query(head_db, f'ALTER DATABASE "{head_db.database}" RESET idle_session_timeout')
+
+
+# -- a publish never waits for ever ---------------------------------------------------------------
+
+
+def test_a_reader_idle_in_a_transaction_fails_the_publish_naming_it(head_db, test_home, tmp_path):
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    before = fingerprint(head_db)
+    query(head_db, "UPDATE setup.etl_config SET value = '2 seconds' "
+                   "WHERE key = 'run.publish_timeout'")
+    reader = psycopg2.connect(**_connect_kwargs(head_db), application_name="a slow reader")
+    reader_pid = reader.info.backend_pid
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM gold.dim_products")  # and stays in its transaction
+        with pytest.raises(RunFailed) as info:
+            run(head_db, test_home, source)
+    finally:
+        reader.close()
+    message = str(info.value)
+    assert "failed at all publish bronze, silver, gold: the publish waited 00:00:0" in message
+    assert (f"pid {reader_pid} (user " in message
+            and ", a slow reader, idle in transaction since " in message
+            and ": SELECT count(*) FROM gold.dim_products)" in message), message
+    assert "nothing was published" in message
+    assert fingerprint(head_db) == before
+
+
+def test_readers_that_come_and_go_let_the_publish_through(head_db, test_home, tmp_path):
+    """Four readers of 1-second queries, one after the other, held a publish for 38 s: each
+    try waited 100 ms.  Tries that wait longer and longer outlast a query."""
+    source = write_tiny(tmp_path / "src")
+    run(head_db, test_home, source)
+    query(head_db, "UPDATE setup.etl_config SET value = '20 seconds' "
+                   "WHERE key = 'run.publish_timeout'")
+    stop = threading.Event()
+
+    def reader(delay: float):
+        conn = connect(head_db)
+        time.sleep(delay)
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("SELECT count(*), pg_sleep(1) FROM gold.dim_products, "
+                                "gold.fact_sales")
+        finally:
+            conn.close()
+    readers = [threading.Thread(target=reader, args=(i * 0.25,)) for i in range(4)]
+    for thread in readers:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        result = run(head_db, test_home, source)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join(timeout=30)
+    assert result.status == "succeeded"
+    publish = [s for s in result.steps if s.kind == "publish"][0]
+    assert publish.seconds < 20

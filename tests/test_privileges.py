@@ -273,3 +273,19 @@ def test_the_upgrade_refuses_code_a_loader_planted_before_it(databases, test_hom
                           "WHERE oid = 'gold.surrogate_keys'::regclass") == [("dwh_owner",)]
     finally:
         query(url, f"DROP OWNED BY {name}; DROP ROLE {name}")
+
+
+def test_a_loader_deploys_a_warehouse_at_head_and_is_told_when_it_cannot_upgrade(
+        loader, head_db, test_home, tmp_path):
+    env = {"DWH_DATABASE_URL": url_string(loader), "DWH_PROJECT_DIR": str(ROOT),
+           "DWH_SOURCE_DIR": None, "DWH_HOME": str(test_home)}
+    source = write_tiny(tmp_path / "src")
+    deployed = runner.invoke(app, ["deploy", "--source-dir", str(source)], env=env)
+    assert deployed.exit_code == 0, deployed.output
+    assert "succeeded" in deployed.stdout
+    migrate.downgrade(settings_for(head_db, test_home), "-1")
+    behind = runner.invoke(app, ["deploy", "--source-dir", str(source)], env=env)
+    assert behind.exit_code == 1
+    line = behind.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"dwh: error: user {loader.username} may not upgrade to head (") \
+        and "that takes the role that deployed the warehouse (postgres)" in line, line
