@@ -196,19 +196,27 @@ def test_a_pure_sql_run_refuses_a_search_path_the_loader_can_write(
 # -- files ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path_kind", ["client", "server"])
 @pytest.mark.parametrize("file_name", ["/tmp/secret.env", "../../secret.env",
                                        "cust_info.csv/../../../secret.env", "secret.env"])
-def test_a_load_job_reads_only_its_own_file(file_name, loader, head_db, test_home, tmp_path):
+def test_a_load_job_reads_only_its_own_file(file_name, path_kind, loader, head_db, test_home):
     """The loader points bronze.load_jobs.file_name elsewhere; the operator's next run
     reads nothing but the job's own file, and fails saying how to set it back."""
-    root = write_tiny(tmp_path / "src")
-    (tmp_path / "secret.env").write_text("API_TOKEN=hunter2\n")
-    run(head_db, test_home, root)
-    _as(loader, "UPDATE bronze.load_jobs SET file_name = "
-                f"'{file_name}' WHERE table_name = 'crm_cust_info'")
-    with pytest.raises(RunFailed) as info:
-        run(head_db, test_home, root)
-    message = str(info.value)
+    from tests.test_ingest import _failed_run, _good_run, _readable_by_all, _server_paths
+
+    base = safe_temp_dir("dwh-test-jobs-")
+    try:
+        root = write_tiny(base / "src")
+        (base / "src/source_crm/secret.env").write_text("API_TOKEN=hunter2\n")
+        (base / "secret.env").write_text("API_TOKEN=hunter2\n")
+        _readable_by_all(base)
+        _server_paths(head_db, root)
+        _good_run(path_kind, head_db, test_home, root)
+        _as(loader, "UPDATE bronze.load_jobs SET file_name = "
+                    f"'{file_name}' WHERE table_name = 'crm_cust_info'")
+        message = _failed_run(path_kind, head_db, test_home, root)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     assert "a job reads only source_crm/cust_info.csv" in message, message
     assert "file_name = 'cust_info.csv'" in message
     assert "hunter2" not in message
