@@ -66,7 +66,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 class Server:
     """Fresh databases on one server, dropped when done."""
 
-    ROLES = ("dwh_loader", "dwh_reader")  # created server-wide by the revisions
+    ROLES = db.WAREHOUSE_ROLES  # created server-wide by the revisions
 
     def __init__(self, url: URL):
         self.url = url

@@ -40,8 +40,9 @@ def load(url: URL, source_dir: Path, *, unlogged: bool = True) -> dict:
     try:
         with conn.cursor() as cur:
             for table in FILES:
-                rows += copy_file(cur, sql.Identifier(table), source_file(source_dir, table),
-                                  unlogged=unlogged)
+                # (named in full: dwh's sessions search only pg_catalog)
+                rows += copy_file(cur, sql.Identifier("public", table),
+                                  source_file(source_dir, table), unlogged=unlogged)
     finally:
         conn.close()
     return {"seconds": time.perf_counter() - start, "rows": rows}

@@ -438,6 +438,11 @@ def run_graph(tasks: Sequence[Task], jobs: int,
         raise min(errors, key=lambda e: e[0])[1]
 
 
+#: The roles the revisions create server-wide, each before the roles it is a member of
+#: (dwh_owner is a member of dwh_loader), the order they can be dropped in.
+WAREHOUSE_ROLES = ("dwh_owner", "dwh_loader", "dwh_reader")
+
+
 def drop_roles_if_unused(raw_conn, roles: Iterable[str]) -> list[str]:
     """Drop those of ``roles`` that exist and nothing on the server uses: no object or
     privilege in any database (pg_shdepend spans them all), no member.  Returns them."""

@@ -44,7 +44,7 @@ def safe_temp_dir(prefix: str) -> Path:
     return path
 
 
-SERVER_ROLES = ("dwh_owner", "dwh_loader", "dwh_reader")  # created by revisions, server-wide; members first
+SERVER_ROLES = db.WAREHOUSE_ROLES  # created by the revisions, server-wide
 
 
 class Databases:

@@ -84,11 +84,14 @@ def _server_paths(url, root: Path) -> None:
                "WHERE key LIKE 'source.%%.base_path'", (str(root),))
 
 
-def _call_all(url) -> str:
-    """CALL setup.orchestrate_all() as psql would: returns the error message ('' if none)."""
+def _call_all(url, *before: str) -> str:
+    """CALL setup.orchestrate_all() as psql would, after the statements ``before`` (SET
+    ...) on the same session: returns the error message ('' if none)."""
     conn = connect(url)
     try:
         with conn.cursor() as cur:
+            for statement in before:
+                cur.execute(statement)
             cur.execute("CALL setup.orchestrate_all()")
         return ""
     except Exception as err:  # noqa: BLE001

@@ -20,8 +20,7 @@ from dwh.errors import MESSAGE_LIMIT, RunFailed
 from tests.conftest import ROOT, url_string
 from tests.test_ingest import (_call_all, _failed_run, _good_run, _readable_by_all,
                                _server_paths, readable_dir)  # noqa: F401 - a fixture
-from tests.warehouse import (REFERENCE, TINY, connect, fingerprint, last_run, query, run,
-                             write_tiny)
+from tests.warehouse import REFERENCE, TINY, fingerprint, last_run, query, run, write_tiny
 
 PATHS = pytest.mark.parametrize("path_kind", ["client", "server"])
 CUST = "source_crm/cust_info.csv"
@@ -225,13 +224,7 @@ def test_a_short_load_is_accepted_when_the_run_allows_it(head_db, test_home, rea
     assert accepted.exit_code == 0, accepted.output
     assert query(head_db, "SELECT count(*) FROM bronze.crm_sales_details") == [(10,)]
     _sales_lines(root, 1)
-    conn = connect(head_db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET dwh.allow_shrink = on")
-            cur.execute("CALL setup.orchestrate_all()")
-    finally:
-        conn.close()
+    assert _call_all(head_db, "SET dwh.allow_shrink = on") == ""
     assert last_run(head_db)[1] == "succeeded"
     assert query(head_db, "SELECT count(*) FROM bronze.crm_sales_details") == [(1,)]
 

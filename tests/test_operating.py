@@ -390,17 +390,24 @@ def _background_run(url, home, source) -> tuple[threading.Thread, dict]:
     return thread, result
 
 
+def _lock_session_killed_in_silver(url, home, source) -> tuple[threading.Thread, dict]:
+    """A second run whose session (the warehouse lock's) is terminated while a silver
+    step of 3 s still works."""
+    run(url, home, source)
+    slow_silver(url, 3)
+    first, result = _background_run(url, home, source)
+    _in_silver(url)
+    query(url, "SELECT pg_terminate_backend(%s)", (_orchestrator_pid(url),))
+    return first, result
+
+
 def test_a_run_whose_lock_session_dies_stops_and_the_next_waits(head_db, test_home, tmp_path):
     """Terminate the session holding the warehouse lock mid-run: the run stops at its next
     step saying why, and a second run started at once waits for the first's step still
     running, then succeeds; their steps never overlap."""
     source = write_tiny(tmp_path / "src")
-    run(head_db, test_home, source)
-    slow_silver(head_db, 3)
-    first, first_result = _background_run(head_db, test_home, source)
+    first, first_result = _lock_session_killed_in_silver(head_db, test_home, source)
     try:
-        _in_silver(head_db)
-        query(head_db, "SELECT pg_terminate_backend(%s)", (_orchestrator_pid(head_db),))
         second = run(head_db, test_home, source)
     finally:
         first.join(timeout=120)
@@ -430,12 +437,8 @@ def test_a_run_whose_lock_session_dies_stops_and_the_next_waits(head_db, test_ho
 def test_a_migration_waits_for_the_work_of_a_run_whose_lock_session_died(
         head_db, test_home, tmp_path):
     source = write_tiny(tmp_path / "src")
-    run(head_db, test_home, source)
-    slow_silver(head_db, 3)
-    first, _ = _background_run(head_db, test_home, source)
+    first, _ = _lock_session_killed_in_silver(head_db, test_home, source)
     try:
-        _in_silver(head_db)
-        query(head_db, "SELECT pg_terminate_backend(%s)", (_orchestrator_pid(head_db),))
         refused = cli(head_db, "--lock-timeout", "0.5", "downgrade", "-1", "--yes")
         assert refused.exit_code == 1
         assert "still busy with the work of a run whose session ended" in refused.stderr
