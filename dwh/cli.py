@@ -492,11 +492,11 @@ def runs_command(
         if as_json:
             typer.echo(json.dumps(run.as_dict(), indent=2))
             return
-        typer.echo(f"run {run.run_id}: {run.status}, layers {run.layers}, bronze from "
-                   f"{run.bronze_source}, started {run.started_at:%Y-%m-%d %H:%M:%S}, "
-                   f"{run.seconds or 0:.2f} s")
-        if run.message:
-            typer.echo(f"  {run.failed_step or 'message'}: {one_line(run.message)}")
+        typer.echo(one_line(f"run {run.run_id}: {run.status}, layers {run.layers}, bronze from "
+                            f"{run.bronze_source}, started {run.started_at:%Y-%m-%d %H:%M:%S}, "
+                            f"{run.seconds or 0:.2f} s"))
+        if run.message:  # (run history is written by dwh_loader logins: shown escaped)
+            typer.echo(one_line(f"  {run.failed_step or 'message'}: {run.message}"))
         for step in run.steps:
             _print_step(step)
             if step.message and step.status != "succeeded":
@@ -512,11 +512,11 @@ def runs_command(
     typer.echo(f"{'run':>5}  {'status':<9}  {'started':<19}  {'seconds':>8}  {'layers':<6}  "
                f"{'bronze rows':>12}  {'silver rows':>12}  {'gold rows':>12}")
     for r in recent:
-        typer.echo(f"{r.run_id:>5}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S}  "
-                   f"{(r.seconds or 0):8.2f}  {r.layers:<6}  {_n(r.rows('bronze')):>12}  "
-                   f"{_n(r.rows('silver')):>12}  {_n(r.rows('gold')):>12}")
+        typer.echo(one_line(f"{r.run_id:>5}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S}  "
+                            f"{(r.seconds or 0):8.2f}  {r.layers:<6}  {_n(r.rows('bronze')):>12}  "
+                            f"{_n(r.rows('silver')):>12}  {_n(r.rows('gold')):>12}"))
         if r.status == "failed":
-            typer.echo(f"{'':>7}failed at {r.failed_step or '-'}: {one_line(r.message or '')}")
+            typer.echo(f"{'':>7}" + one_line(f"failed at {r.failed_step or '-'}: {r.message or ''}"))
 
 
 @app.command()

@@ -35,6 +35,7 @@ HEADER_LIMIT = 1 << 16
 #: data; before it, as the end of the data, silently dropping every line after it.
 DATA_MARKER_FIXED = 180000
 _MARKER = re.compile(rb"\n\\\.(?=\r?\n)")
+_CR_MARKER = re.compile(rb"\r\\\.(?=\r)")  # in a file whose lines end with CR alone
 _NAME = re.compile(r"^[^/\\\x00]+$")
 
 
@@ -133,16 +134,28 @@ class _Source:
     def __init__(self, path: Path, *, find_marker: bool):
         self.path = path
         real = os.path.realpath(path)
-        try:  # the link was checked; the name must not turn into one meanwhile
-            self.fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        # The file the checks found in its folder (locate, _inside), opened as an entry of
+        # that folder and never through a link: a name turned into one meanwhile fails.
+        try:
+            folder = os.open(os.path.dirname(real), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                self.fd = os.open(os.path.basename(real),
+                                  os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW, dir_fd=folder)
+            finally:
+                os.close(folder)
         except OSError as err:
             raise LoadError(f"{path}: cannot open it: {err.strerror}") from err
+        if os.path.dirname(os.path.realpath(path)) != os.path.dirname(real):
+            os.close(self.fd)
+            raise LoadError(f"{path}: it changed into a link out of its folder while it was "
+                            f"opened; a job reads only the files in its source folder")
         self.before = os.fstat(self.fd)
         if not stat.S_ISREG(self.before.st_mode):
             os.close(self.fd)
             raise LoadError(f"{path}: not a regular file (a FIFO or a device); a load reads "
                             f"a CSV file")
         self.find_marker = find_marker
+        self.marker, self.eol = _MARKER, b"\n"
         self.read_bytes = self.quotes = self.newlines = 0
         self.tail = b""
         self.marker_line: int | None = None
@@ -155,6 +168,8 @@ class _Source:
         """The first line (up to LF or CR), read without moving the stream."""
         head = os.pread(self.fd, HEADER_LIMIT, 0)
         first = re.split(rb"[\r\n]", head, maxsplit=1)[0]
+        if head[len(first):len(first) + 2] not in (b"\r\n",) and head[len(first):len(first) + 1] == b"\r":
+            self.marker, self.eol = _CR_MARKER, b"\r"  # lines end as the first one does
         try:
             text = first.decode("utf-8").lstrip("\ufeff")
         except UnicodeDecodeError as err:
@@ -171,20 +186,20 @@ class _Source:
         chunk = os.read(self.fd, size)
         if self.find_marker:
             window = self.tail + chunk
-            for m in _MARKER.finditer(window):
+            for m in self.marker.finditer(window):
                 start = m.start() + 1  # (line 1 is the header: never a marker)
                 before = window[:start].count(b'"') - self.tail.count(b'"')  # in chunk only
                 if (self.quotes + before) % 2 == 0:  # outside a quoted field
-                    self.marker_line = (self.newlines - self.tail.count(b"\n")
-                                        + window[:start].count(b"\n") + 1)
+                    self.marker_line = (self.newlines - self.tail.count(self.eol)
+                                        + window[:start].count(self.eol) + 1)
                     # COPY gets whole lines up to it, then the end (see changed_or_cut)
                     return chunk[:max(0, start - len(self.tail))]
             self.tail = window[-4:]
         last = chunk.rfind(b'"')
         if last >= 0:
-            self.last_quote_line = self.newlines + chunk.count(b"\n", 0, last) + 1
+            self.last_quote_line = self.newlines + chunk.count(self.eol, 0, last) + 1
         self.quotes += chunk.count(b'"')
-        self.newlines += chunk.count(b"\n")
+        self.newlines += chunk.count(self.eol)
         self.read_bytes += len(chunk)
         return chunk
 

@@ -157,7 +157,9 @@ def _failed(url: URL, conn, run_id: int, err: BaseException) -> RunFailed:
     step_id = getattr(err, "step_id", None)
     if isinstance(err, psycopg2.Error) and not _lost(err) and err.diag.message_primary:
         if err.diag.message_primary.startswith(f"dwh run {run_id} failed"):
-            return RunFailed(err.diag.message_primary, run_id)  # setup.fail_run's own
+            # setup.fail_run's own, with what it says but does not record
+            detail = f" ({err.diag.message_detail})" if err.diag.message_detail else ""
+            return RunFailed(err.diag.message_primary + detail, run_id)
         message = err.diag.message_primary
     elif isinstance(err, psycopg2.Error):
         message = (f"run {run_id} lost the session that holds the warehouse lock "
@@ -274,7 +276,7 @@ def _run_layers(conn, url: URL, run_id: int, options: Options) -> None:
     if "bronze" in layers:
         # the server's own loads, or (client) the check that every load is in; staged
         tasks.append(db.Task("bronze", _on_own_connection(
-            url, "CALL setup.orchestrate_bronze(%s)", run_id, what=(run_id, None, None),
+            url, "CALL setup.orchestrate_bronze(%s)", run_id, what=(run_id, "load", None),
             session=session),
             provides=frozenset() if client else frozenset({"bronze"}),
             needs=frozenset({"bronze"}) if client else frozenset()))

@@ -72,6 +72,17 @@ def test_a_line_holding_only_the_end_marker(path_kind, head_db, test_home, reada
 
 
 @PATHS
+def test_the_end_marker_in_a_file_whose_lines_end_with_cr(path_kind, head_db, test_home,
+                                                          readable_dir):
+    root = _source(readable_dir, head_db)
+    lines = _lines(CUST)
+    lines.insert(2, "\\.")
+    (root / CUST).write_bytes("\r".join(lines).encode() + b"\r")
+    _expect_failure(path_kind, head_db, test_home, root,
+                    re.escape(f"{root / CUST}, line 3: "))
+
+
+@PATHS
 def test_the_marker_inside_a_quoted_field_is_a_value(path_kind, head_db, test_home, readable_dir):
     root = _source(readable_dir, head_db)
     lines = _lines(CUST)

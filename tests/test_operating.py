@@ -486,9 +486,12 @@ def test_a_reader_idle_in_a_transaction_fails_the_publish_naming_it(head_db, tes
     message = str(info.value)
     assert "failed at all publish bronze, silver, gold: the publish waited 00:00:0" in message
     assert (f"pid {reader_pid} (user " in message
-            and ", a slow reader, idle in transaction since " in message
-            and ": SELECT count(*) FROM gold.dim_products)" in message), message
+            and ", a slow reader, idle in transaction since " in message), message
     assert "nothing was published" in message
+    # Its query comes with the error, not into the run history every loader reads.
+    assert f"their queries: pid {reader_pid}: SELECT count(*) FROM gold.dim_products" in message
+    (recorded,), = query(head_db, "SELECT message FROM setup.etl_runs WHERE run_id = 2")
+    assert f"pid {reader_pid} (user " in recorded and "SELECT count" not in recorded
     assert fingerprint(head_db) == before
 
 
@@ -523,4 +526,4 @@ def test_readers_that_come_and_go_let_the_publish_through(head_db, test_home, tm
             thread.join(timeout=30)
     assert result.status == "succeeded"
     publish = [s for s in result.steps if s.kind == "publish"][0]
-    assert publish.seconds < 20
+    assert publish.seconds < 10  # (the tries of 100 ms each took 38 s)

@@ -48,10 +48,11 @@ PLANTS = {
     "row trigger on a staged table":
         "CREATE TRIGGER t BEFORE INSERT ON bronze_stage.crm_cust_info FOR EACH ROW "
         "EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
-    "CHECK constraint": "ALTER TABLE gold.dim_products ADD CONSTRAINT c "
-                        "CHECK (pg_catalog.pg_reload_conf())",
+    # (query_to_xml runs any SQL, and every role may call it: refused for ownership alone)
+    "CHECK constraint": "ALTER TABLE gold.dim_products ADD CONSTRAINT c CHECK "
+                        "(pg_catalog.query_to_xml('SELECT 1', true, false, '') IS NOT NULL)",
     "default": "ALTER TABLE bronze.crm_cust_info ALTER COLUMN cst_key "
-               "SET DEFAULT pg_catalog.pg_read_file('/etc/passwd')",
+               "SET DEFAULT pg_catalog.query_to_xml('SELECT 1', true, false, '')::text",
     "index expression": "CREATE INDEX ON silver.crm_cust_info ((pg_catalog.lower(cst_key)))",
     "rule": "CREATE RULE r AS ON INSERT TO gold.surrogate_keys DO ALSO NOTHING",
     "row-level security": "ALTER TABLE gold.fact_sales ENABLE ROW LEVEL SECURITY",
@@ -95,21 +96,64 @@ def test_the_loader_can_plant_nothing(what, loader, head_db, test_home, tmp_path
 def test_the_definer_functions_run_only_the_runs_own_statements(loader, head_db, test_home,
                                                                  tmp_path):
     run(head_db, test_home, write_tiny(tmp_path / "src"))
-    run_id = query(head_db, "INSERT INTO setup.etl_runs (layers, bronze_source) "
-                            "VALUES ('all', 'client') RETURNING run_id")[0][0]
-    for statement in (
-            f"SELECT setup.run_step_as_owner({run_id}, 'gold.fact_sales', "
-            f"'ALTER ROLE dwh_owner SUPERUSER')",
-            f"SELECT setup.run_step_as_owner({run_id}, 'bronze.load_jobs', "
-            f"'SELECT pg_catalog.pg_reload_conf()::int')",
-            "SELECT setup.analyze_bronze_as_owner('crm_cust_info; SELECT 1')"):
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            _as(loader, statement)
-    # The statement the plan gives the step is what it may run.
-    (statement,), = query(head_db, "SELECT statement FROM setup.run_plan(%s, ARRAY['silver']) "
-                                   "WHERE target = 'silver_stage'", (run_id,))
-    assert _as(loader, f"SELECT setup.run_step_as_owner({run_id}, 'silver_stage', "
-                       f"$${statement}$$)") == [(0,)]
+    conn = connect(loader)  # the loader's own run, holding the lock
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(6584168, 1)")
+            cur.execute("SELECT setup.begin_run('all', 'client')")
+            run_id = cur.fetchone()[0]
+            for statement in (
+                    f"SELECT setup.run_step_as_owner({run_id}, 'gold.fact_sales', "
+                    f"'ALTER ROLE dwh_owner SUPERUSER')",
+                    f"SELECT setup.run_step_as_owner({run_id}, 'bronze.load_jobs', "
+                    f"'SELECT pg_catalog.pg_reload_conf()::int')",
+                    "SELECT setup.analyze_bronze_as_owner('crm_cust_info; SELECT 1')"):
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cur.execute(statement)
+            # The statement the plan gives the step is what it may run.
+            cur.execute("SELECT statement FROM setup.run_plan(%s, ARRAY['silver']) "
+                        "WHERE target = 'silver_stage'", (run_id,))
+            (statement,), = cur.fetchall()
+            cur.execute("SELECT setup.run_step_as_owner(%s, 'silver_stage', %s)",
+                        (run_id, statement))
+            assert cur.fetchall() == [(0,)]
+    finally:
+        conn.close()
+
+
+def test_the_definer_functions_serve_only_the_callers_own_run(loader, head_db):
+    """A run marked running is not enough (a loader may write run history): only the
+    login whose session started the run, holds its lock and started before it, and for
+    the publish the run's own layers once every load and check passed."""
+    holder = connect(head_db)  # a superuser's run, holding the lock
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(6584168, 1)")
+            cur.execute("SELECT setup.begin_run('all', 'client')")
+            theirs = cur.fetchone()[0]
+        for statement in (
+                f"SELECT setup.run_step_as_owner({theirs}, 'silver_stage', "
+                f"$$SELECT setup.prepare_stage('silver', '{{}}')$$)",
+                f"SELECT setup.count_violations_as_owner({theirs}, 'gold_facts_resolve')",
+                f"SELECT setup.publish_tables_as_owner({theirs}, ARRAY['bronze', 'silver', 'gold'])"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="is not a run of user"):
+                _as(loader, statement)
+    finally:
+        holder.close()
+    own = connect(loader)  # the loader's own run
+    try:
+        with own.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(6584168, 1)")
+            cur.execute("SELECT setup.begin_run('all', 'client')")
+            mine = cur.fetchone()[0]
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="is a run of all"):
+                cur.execute(f"SELECT setup.publish_tables_as_owner({mine}, ARRAY['bronze'])")
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege,
+                               match="cannot publish before its steps pass: .*not run"):
+                cur.execute(f"SELECT setup.publish_tables_as_owner({mine}, "
+                            f"ARRAY['bronze', 'silver', 'gold'])")
+    finally:
+        own.close()
 
 
 def test_the_loader_runs_the_pipeline_without_owning_anything(loader, head_db, test_home,
@@ -160,6 +204,21 @@ def test_code_in_public_never_runs_in_a_superusers_run(open_public, loader, head
     assert query(head_db, "SELECT who FROM public.seen") == []
     assert query(head_db, "SELECT rolsuper FROM pg_roles WHERE rolname = %s",
                  (loader.username,)) == [(False,)]
+
+
+def test_a_schema_a_loader_can_write_only_by_set_role_counts_too(loader, head_db):
+    """A loader login that does not inherit a role's privileges can still SET ROLE to it
+    and create where that role may."""
+    group = f"t_group_{head_db.database[-10:]}"
+    query(head_db, f"CREATE ROLE {group}; CREATE SCHEMA side AUTHORIZATION {group}; "
+                   f"GRANT {group} TO {loader.username}; ALTER ROLE {loader.username} NOINHERIT")
+    try:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege,
+                           match=r"search_path holds schema\(s\) side"):
+            query(head_db, "SELECT setup.check_search_path(ARRAY['side', 'pg_catalog']::name[])")
+    finally:
+        query(head_db, f"DROP SCHEMA side; REVOKE {group} FROM {loader.username}; "
+                       f"DROP ROLE {group}")
 
 
 def test_a_pure_sql_run_refuses_a_search_path_the_loader_can_write(
@@ -269,13 +328,27 @@ def test_the_upgrade_refuses_code_a_loader_planted_before_it(databases, test_hom
                      "$$ BEGIN RETURN NULL; END $$",
             "CREATE TRIGGER grab AFTER INSERT ON gold.surrogate_keys "
             "EXECUTE FUNCTION gold.grab()",
-            "CREATE RULE noted AS ON INSERT TO gold.fact_sales DO ALSO NOTHING")
+            "CREATE RULE noted AS ON INSERT TO gold.fact_sales DO ALSO NOTHING",
+            # standard functions only, yet they run any SQL as whoever writes a row
+            "ALTER TABLE bronze.crm_cust_info ADD CONSTRAINT sly CHECK (pg_catalog.query_to_xml("
+            "'SELECT 1', true, false, '') IS NOT NULL)",
+            "ALTER TABLE silver.crm_cust_info ALTER COLUMN cst_key SET DEFAULT "
+            "pg_catalog.query_to_xml('SELECT 1', true, false, '')::text",
+            # (an index expression must be immutable: this one is harmless, but refused
+            # all the same, as the upgrade cannot tell one from another)
+            "CREATE INDEX sly_index ON gold.dim_products ((pg_catalog.lower(product_name)))")
         with pytest.raises(MigrationError) as info:
             migrate.upgrade(settings)
-        assert "function gold.grab()" in str(info.value)
-        assert "rule noted on gold.fact_sales" in str(info.value)
+        for found in ("function gold.grab()", "rule noted on gold.fact_sales",
+                      "constraint sly on bronze.crm_cust_info",
+                      "default of silver.crm_cust_info.cst_key", "index gold.sly_index",
+                      "trigger grab on gold.surrogate_keys"):
+            assert found in str(info.value), found
         assert migrate.current(settings).revisions == ("0032",)
-        query(url, "DROP RULE noted ON gold.fact_sales; DROP FUNCTION gold.grab() CASCADE")
+        query(url, "DROP RULE noted ON gold.fact_sales; DROP FUNCTION gold.grab() CASCADE; "
+                   "ALTER TABLE bronze.crm_cust_info DROP CONSTRAINT sly; "
+                   "ALTER TABLE silver.crm_cust_info ALTER COLUMN cst_key DROP DEFAULT; "
+                   "DROP INDEX gold.sly_index")
         migrate.upgrade(settings)
         assert query(url, "SELECT pg_get_userbyid(relowner) FROM pg_class "
                           "WHERE oid = 'gold.surrogate_keys'::regclass") == [("dwh_owner",)]

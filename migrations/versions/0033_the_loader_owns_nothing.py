@@ -21,13 +21,16 @@ and the next run by a superuser executed it with the superuser's rights.
 - Server files: dwh_loader no longer gets pg_read_server_files, nor EXECUTE on
   pg_ls_dir and pg_read_binary_file (with them a member could read every file the
   server's OS user can, the password verifiers in global/1260 among them).  A loader
-  that runs the pure-SQL path needs them granted by hand (see the README).
+  that runs the pure-SQL path needs them granted by hand (see the README).  They are
+  the server's: revoking them here revokes them for every warehouse on the server, and
+  a downgrade leaves them revoked.
 - dwh_loader may read setup.alembic_version (dwh current, doctor, a deploy at head).
 
 The upgrade first refuses a database where a member of dwh_loader already owns a
-function, operator, type, view or schema, or where a layer table carries a rule or a
-trigger calling a loader's function: they would keep running; drop them (or reassign
-them) first.
+function, operator, type, view or schema, or where a table it owned carries what its
+owner could attach and what runs as whoever writes to it (a constraint but a key, a
+default but now(), an index expression, a policy, a trigger, a rule): they would keep
+running; drop them (or reassign them) first, and add them again after the upgrade.
 
 Revision ID: 0033
 Revises: 0032
@@ -87,6 +90,11 @@ PLANTED = f"""
             SELECT r.oid FROM pg_catalog.pg_roles r
              WHERE NOT r.rolsuper AND r.rolname <> 'dwh_owner'
                AND pg_catalog.pg_has_role(r.oid, 'dwh_loader', 'MEMBER')
+        ), owned AS (
+            SELECT c.oid, c.relrowsecurity FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = ANY ({_array(LAYERS + STAGES)}) AND c.relkind IN ('r', 'p')
+               AND c.relowner IN (SELECT oid FROM loaders)
         ), found AS (
             SELECT format('function %s', p.oid::regprocedure) AS what
               FROM pg_catalog.pg_proc p WHERE p.proowner IN (SELECT oid FROM loaders)
@@ -115,12 +123,40 @@ PLANTED = f"""
               FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_class c ON c.oid = w.ev_class
               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
              WHERE w.rulename <> '_RETURN' AND n.nspname = ANY ({_array(LAYERS + STAGES)})
+            UNION ALL
+            -- What the owner of a table can attach that runs as whoever writes to it,
+            -- even calling only standard functions (query_to_xml runs any SQL): the
+            -- revisions give the loader's tables none of it but defaults of now().
+            SELECT format('constraint %I on %s', k.conname, k.conrelid::regclass)
+              FROM pg_catalog.pg_constraint k JOIN owned t ON t.oid = k.conrelid
+             WHERE k.contype NOT IN ('p', 'u', 'n')  -- (a NOT NULL: PostgreSQL 18 lists them)
+            UNION ALL
+            SELECT format('default of %s.%I', a.attrelid::regclass, a.attname)
+              FROM pg_catalog.pg_attribute a JOIN owned t ON t.oid = a.attrelid
+              JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attnum > 0 AND NOT a.attisdropped
+               AND (a.attgenerated <> '' OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) <> 'now()')
+            UNION ALL
+            SELECT format('index %s', i.indexrelid::regclass)
+              FROM pg_catalog.pg_index i JOIN owned t ON t.oid = i.indrelid
+             WHERE i.indexprs IS NOT NULL OR i.indpred IS NOT NULL
+            UNION ALL
+            SELECT format('policy %I on %s', y.polname, y.polrelid::regclass)
+              FROM pg_catalog.pg_policy y JOIN owned t ON t.oid = y.polrelid
+            UNION ALL
+            SELECT format('row-level security on %s', t.oid::regclass)
+              FROM owned t WHERE t.relrowsecurity
+            UNION ALL
+            SELECT format('trigger %I on %s', g.tgname, g.tgrelid::regclass)
+              FROM pg_catalog.pg_trigger g JOIN owned t ON t.oid = g.tgrelid
+             WHERE NOT g.tgisinternal
         )
         SELECT string_agg(what, ', ' ORDER BY what) INTO v_found FROM found;
         IF v_found IS NOT NULL THEN
-            RAISE EXCEPTION 'members of dwh_loader own or attached what would keep running in '
-                            'every run: %', v_found
-                USING HINT = 'drop them, or ALTER ... OWNER TO a role you trust, then upgrade';
+            RAISE EXCEPTION 'members of dwh_loader own, or could have attached to the tables '
+                            'they own, what would keep running in every run: %', v_found
+                USING HINT = 'save the definitions you want to keep, drop them (or ALTER ... '
+                             'OWNER TO a role you trust), upgrade, then add them again';
         END IF;
     END $$"""
 
@@ -156,15 +192,13 @@ def _owners(old: str, new: str) -> str:
         END $$"""
 
 
-def _server_files(grant: bool) -> str:
-    verb, direction = ("GRANT", "TO") if grant else ("REVOKE", "FROM")
-    return f"""
-        DO $$ BEGIN
-            IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
-                {verb} pg_read_server_files {direction} dwh_loader;
-                {verb} EXECUTE ON FUNCTION {_list(SERVER_FILE_FUNCTIONS)} {direction} dwh_loader;
-            END IF;
-        END $$"""
+SERVER_FILES = f"""
+    DO $$ BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+            REVOKE pg_read_server_files FROM dwh_loader;
+            REVOKE EXECUTE ON FUNCTION {_list(SERVER_FILE_FUNCTIONS)} FROM dwh_loader;
+        END IF;
+    END $$"""
 
 
 def upgrade() -> None:
@@ -183,7 +217,7 @@ def upgrade() -> None:
     op.execute(f"GRANT CREATE ON SCHEMA {_list(LAYERS)} TO dwh_owner")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_list(LAYERS)} "
                "GRANT SELECT ON TABLES TO dwh_loader")
-    op.execute(_server_files(grant=False))
+    op.execute(SERVER_FILES)
     op.execute("GRANT SELECT ON setup.alembic_version TO dwh_loader")
     sqlfiles.apply_all(SQL)
 
@@ -191,7 +225,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     sqlfiles.restore_all(SQL)
     op.execute("REVOKE SELECT ON setup.alembic_version FROM dwh_loader")
-    op.execute(_server_files(grant=True))
+    # Server file access stays revoked: pg_read_server_files is the server's, and other
+    # warehouses on it may be past this revision (grant it by hand where wanted).
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_list(LAYERS)} "
                "REVOKE SELECT ON TABLES FROM dwh_loader")
     op.execute(f"REVOKE CREATE ON SCHEMA {_list(LAYERS)} FROM dwh_owner")
