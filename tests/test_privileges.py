@@ -353,7 +353,7 @@ def test_the_upgrade_refuses_code_a_loader_planted_before_it(databases, test_hom
         assert query(url, "SELECT pg_get_userbyid(relowner) FROM pg_class "
                           "WHERE oid = 'gold.surrogate_keys'::regclass") == [("dwh_owner",)]
     finally:
-        query(url, f"DROP OWNED BY {name}; DROP ROLE {name}")
+        query(url, f"DROP OWNED BY {name} CASCADE; DROP ROLE {name}")
 
 
 def test_a_loader_deploys_a_warehouse_at_head_and_is_told_when_it_cannot_upgrade(
