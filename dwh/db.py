@@ -54,10 +54,17 @@ def engine(url: URL, *, application_name: str = APPLICATION_NAME) -> Engine:
     )
 
 
+def error_line(err: BaseException) -> str:
+    """The first line of what a driver error (or SQLAlchemy's wrapping of one) says: the
+    server's message where there is one."""
+    orig = getattr(err, "orig", None) or err
+    text = (getattr(getattr(orig, "diag", None), "message_primary", None) or str(orig)).strip()
+    return (text.splitlines() or [type(orig).__name__])[0]
+
+
 def translate(err: BaseException, url: URL) -> DatabaseUnavailable:
     """A connection failure, told as what it means for the user."""
-    orig = getattr(err, "orig", None) or err
-    first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    first = error_line(err)
     where = render_url(url)
     if "does not exist" in first and "database" in first:
         return DatabaseMissing(
@@ -206,7 +213,7 @@ def create_database(url: URL) -> bool:
         except psycopg2.Error as err:
             raise DatabaseUnavailable(
                 f"could not create database {url.database!r} on "
-                f"{render_server(url)}: {str(err).strip().splitlines()[0]}"
+                f"{render_server(url)}: {error_line(err)}"
             ) from err
     log.info("created database %s", url.database)
     return True
@@ -259,46 +266,37 @@ def take_lock(raw_conn, timeout_s: float | None) -> None:
     the holder.  Then wait (as long) for the work of a run whose session ended (it
     holds the run lock shared).  Runs hold it on their own session; migrations through
     ``warehouse_lock``."""
+    wait = timeout_s is None or timeout_s > 0  # lock_timeout = 0 would wait for ever
+    gave_up = ("--lock-timeout 0 does not wait" if not wait
+               else f"gave up after {timeout_s:g} s (--lock-timeout)" if timeout_s else "")
     with raw_conn.cursor() as cur:
-        if timeout_s is not None and timeout_s <= 0:
-            # lock_timeout = 0 would mean "wait for ever": ask once instead
-            cur.execute("SELECT pg_catalog.pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
-            if not cur.fetchone()[0]:
-                raise LockTimeout(f"the warehouse is locked by another migration or run, "
-                                  f"{lock_holder(raw_conn)}; --lock-timeout 0 does not wait")
-            cur.execute("SELECT pg_catalog.pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK_OBJECT))
-            if not cur.fetchone()[0]:
-                cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
-                raise LockTimeout(f"the warehouse is still busy with the work of a run whose "
-                                  f"session ended, {run_workers(raw_conn)}; --lock-timeout 0 "
-                                  f"does not wait")
-            cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, RUN_LOCK_OBJECT))
-            return
-        if timeout_s is not None:  # at least 1 ms: a smaller lock_timeout rounds to 0
+        if timeout_s is not None and wait:  # at least 1 ms: a smaller one rounds to 0
             cur.execute("SELECT pg_catalog.set_config('lock_timeout', %s, false)",
                         (f"{max(1, round(timeout_s * 1000))}ms",))
         try:
-            try:
-                cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
-            except psycopg2.errors.LockNotAvailable as err:
-                raise LockTimeout(
-                    f"the warehouse is locked by another migration or run, "
-                    f"{lock_holder(raw_conn)}; gave up after {timeout_s:g} s (--lock-timeout)"
-                ) from err
-            try:
-                cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)",
-                            (LOCK_CLASS, RUN_LOCK_OBJECT))
-                cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)",
-                            (LOCK_CLASS, RUN_LOCK_OBJECT))
-            except psycopg2.errors.LockNotAvailable as err:
+            if not _advisory_lock(cur, LOCK_OBJECT, wait):
+                raise LockTimeout(f"the warehouse is locked by another migration or run, "
+                                  f"{lock_holder(raw_conn)}; {gave_up}")
+            if not _advisory_lock(cur, RUN_LOCK_OBJECT, wait):
                 cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
-                raise LockTimeout(
-                    f"the warehouse is still busy with the work of a run whose session ended, "
-                    f"{run_workers(raw_conn)}; gave up after {timeout_s:g} s (--lock-timeout)"
-                ) from err
+                raise LockTimeout(f"the warehouse is still busy with the work of a run whose "
+                                  f"session ended, {run_workers(raw_conn)}; {gave_up}")
+            cur.execute("SELECT pg_catalog.pg_advisory_unlock(%s, %s)", (LOCK_CLASS, RUN_LOCK_OBJECT))
         finally:
-            if timeout_s is not None:
+            if timeout_s is not None and wait:
                 cur.execute("RESET lock_timeout")
+
+
+def _advisory_lock(cur, obj: int, wait: bool) -> bool:
+    """Take lock (LOCK_CLASS, obj) for the session: waiting (up to lock_timeout) or not."""
+    if not wait:
+        cur.execute("SELECT pg_catalog.pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, obj))
+        return cur.fetchone()[0]
+    try:
+        cur.execute("SELECT pg_catalog.pg_advisory_lock(%s, %s)", (LOCK_CLASS, obj))
+    except psycopg2.errors.LockNotAvailable:
+        return False
+    return True
 
 
 def run_workers(raw_conn) -> str:

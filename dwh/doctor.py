@@ -179,7 +179,7 @@ def _create_scratch(scratch) -> None:
         raise DwhError(
             f"dwh doctor builds what the revisions create in a scratch database, and could not "
             f"create one on {render_url(scratch.set(database='postgres'))}: "
-            f"{str(err).strip().splitlines()[0]} (user {scratch.username or 'of the connection'}); "
+            f"{db.error_line(err)} (user {scratch.username or 'of the connection'}); "
             f"run it as a role with CREATEDB (a dwh_loader login has none)") from err
 
 

@@ -53,10 +53,6 @@ class Job:
     source: str
     file_name: str
 
-    @property
-    def dataset(self) -> str:
-        return self.table_name.partition("_")[2]
-
 
 def jobs(conn) -> list[Job]:
     with conn.cursor() as cur:
@@ -128,8 +124,9 @@ def _inside(folder: Path, path: Path) -> None:
 
 class _Source:
     """The file a load streams to COPY, read once from one open descriptor: counts what
-    it reads, follows CSV quoting (a quote toggles it, as COPY's line reader does), and
-    finds a line holding only \\. outside quotes (see DATA_MARKER_FIXED)."""
+    it reads and, for a server that needs it (DATA_MARKER_FIXED), follows CSV quoting (a
+    quote toggles it, as COPY's line reader does) to find a line holding only \\.
+    outside quotes."""
 
     def __init__(self, path: Path, *, find_marker: bool):
         self.path = path
@@ -145,10 +142,6 @@ class _Source:
                 os.close(folder)
         except OSError as err:
             raise LoadError(f"{path}: cannot open it: {err.strerror}") from err
-        if os.path.dirname(os.path.realpath(path)) != os.path.dirname(real):
-            os.close(self.fd)
-            raise LoadError(f"{path}: it changed into a link out of its folder while it was "
-                            f"opened; a job reads only the files in its source folder")
         self.before = os.fstat(self.fd)
         if not stat.S_ISREG(self.before.st_mode):
             os.close(self.fd)
@@ -159,7 +152,6 @@ class _Source:
         self.read_bytes = self.quotes = self.newlines = 0
         self.tail = b""
         self.marker_line: int | None = None
-        self.last_quote_line: int | None = None
 
     def close(self) -> None:
         os.close(self.fd)
@@ -168,8 +160,9 @@ class _Source:
         """The first line (up to LF or CR), read without moving the stream."""
         head = os.pread(self.fd, HEADER_LIMIT, 0)
         first = re.split(rb"[\r\n]", head, maxsplit=1)[0]
-        if head[len(first):len(first) + 2] not in (b"\r\n",) and head[len(first):len(first) + 1] == b"\r":
-            self.marker, self.eol = _CR_MARKER, b"\r"  # lines end as the first one does
+        ending = head[len(first):len(first) + 2]
+        if ending[:1] == b"\r" and ending != b"\r\n":  # lines end as the first one does
+            self.marker, self.eol = _CR_MARKER, b"\r"
         try:
             text = first.decode("utf-8").lstrip("\ufeff")
         except UnicodeDecodeError as err:
@@ -184,6 +177,7 @@ class _Source:
         if self.marker_line is not None:
             return b""  # stop here: the load fails (see changed_or_cut)
         chunk = os.read(self.fd, size)
+        self.read_bytes += len(chunk)
         if self.find_marker:
             window = self.tail + chunk
             for m in self.marker.finditer(window):
@@ -195,16 +189,25 @@ class _Source:
                     # COPY gets whole lines up to it, then the end (see changed_or_cut)
                     return chunk[:max(0, start - len(self.tail))]
             self.tail = window[-4:]
-        last = chunk.rfind(b'"')
-        if last >= 0:
-            self.last_quote_line = self.newlines + chunk.count(self.eol, 0, last) + 1
-        self.quotes += chunk.count(b'"')
-        self.newlines += chunk.count(self.eol)
-        self.read_bytes += len(chunk)
+            self.quotes += chunk.count(b'"')
+            self.newlines += chunk.count(self.eol)
         return chunk
 
-    def changed_or_cut(self) -> str | None:
-        """Why what COPY read is not the whole file as it was when the load began, or None."""
+    def last_quote_line(self) -> int | None:
+        """The line of the file's last quote (where a quote never closed opens), read
+        again from the file: only a failed load asks."""
+        line, found, offset = 1, None, 0
+        while chunk := os.pread(self.fd, COPY_CHUNK, offset):
+            last = chunk.rfind(b'"')
+            if last >= 0:
+                found = line + chunk.count(self.eol, 0, last)
+            line += chunk.count(self.eol)
+            offset += len(chunk)
+        return found
+
+    def changed_or_cut(self, *, read_all: bool = True) -> str | None:
+        """Why what COPY read is not the whole file as it was when the load began, or None.
+        ``read_all``: COPY took the file to its end (not when it stopped at an error)."""
         if self.marker_line is not None:
             return (f"{self.path}, line {self.marker_line}: a line holding only \\. , which "
                     f"this PostgreSQL takes for the end of the data (every line after it would "
@@ -216,7 +219,7 @@ class _Source:
             now = None
         was = self.before
         if (after.st_size, after.st_mtime_ns) != (was.st_size, was.st_mtime_ns) \
-                or self.read_bytes != was.st_size \
+                or (read_all and self.read_bytes != was.st_size) \
                 or now is None or (now.st_ino, now.st_dev) != (was.st_ino, was.st_dev):
             what = ("was replaced or removed" if now is None or now.st_ino != was.st_ino
                     else f"went from {was.st_size:,} to {after.st_size:,} bytes"
@@ -297,9 +300,8 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
         header = source.header()
         table = sql.Identifier("bronze_stage", job.table_name)
         with conn.cursor() as cur:
-            # Only while the run holds the warehouse lock (setup.join_run, from 0035).
-            cur.execute("SELECT to_regprocedure('setup.join_run(bigint)') IS NOT NULL")
-            if cur.fetchone()[0]:
+            engine = _engine(cur)
+            if engine.join_run:  # only while the run holds the warehouse lock
                 cur.execute("SELECT setup.join_run(%s)", (run_id,))
             cur.execute("SELECT setup.check_header(%s::regclass, %s)",
                         (table.as_string(conn), header))
@@ -318,23 +320,16 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
             problem = source.changed_or_cut()
             if problem:
                 raise LoadError(problem)
-            warning = None  # its volume and age (setup.guard_load, from revision 0034)
-            cur.execute("SELECT to_regprocedure('setup.guard_load(bigint, text, bigint, "
-                        "timestamp with time zone)') IS NOT NULL")
-            if cur.fetchone()[0]:
+            warning = None
+            if engine.guard_load:  # its volume and age
                 cur.execute("SELECT setup.guard_load(%s, %s, %s, to_timestamp(%s))",
                             (run_id, job.table_name, rows, source.before.st_mtime))
                 found = cur.fetchone()[0]
                 warning = f"{path}: {found}" if found else None
-            # Statistics as the server's loads get them: setup.analyze_load (as dwh_owner
-            # for a dwh_loader login, from revision 0033), else setup.analyze_bronze (from
-            # 0021), else a plain ANALYZE.
-            cur.execute("SELECT to_regprocedure('setup.analyze_load(text)') IS NOT NULL, "
-                        "to_regprocedure('setup.analyze_bronze(text)') IS NOT NULL")
-            by_owner, targeted = cur.fetchone()
-            if by_owner or targeted:
-                cur.execute(f"SELECT setup.{'analyze_load' if by_owner else 'analyze_bronze'}(%s)",
-                            (job.table_name,))
+            # Statistics as the server's loads get them.
+            if engine.analyze_load or engine.analyze_bronze:
+                cur.execute(f"SELECT setup.{'analyze_load' if engine.analyze_load else 'analyze_bronze'}"
+                            f"(%s)", (job.table_name,))
             else:
                 cur.execute(sql.SQL("ANALYZE {}").format(table))
         return rows, warning
@@ -342,16 +337,35 @@ def _copy(conn, run_id: int, job: Job, path: Path) -> tuple[int, str | None]:
         source.close()
 
 
+@dataclass(frozen=True)
+class _Engine:
+    """Which of the engine's functions a load uses this warehouse has (one older than
+    their revision loads as it did): asked in one round trip."""
+    join_run: bool  # 0035
+    guard_load: bool  # 0034
+    analyze_load: bool  # 0033 (as dwh_owner for a dwh_loader login)
+    analyze_bronze: bool  # 0021; before it, a plain ANALYZE
+
+
+def _engine(cur) -> _Engine:
+    cur.execute("SELECT to_regprocedure('setup.join_run(bigint)') IS NOT NULL, "
+                "to_regprocedure('setup.guard_load(bigint, text, bigint, timestamp with time "
+                "zone)') IS NOT NULL, to_regprocedure('setup.analyze_load(text)') IS NOT NULL, "
+                "to_regprocedure('setup.analyze_bronze(text)') IS NOT NULL")
+    return _Engine(*cur.fetchone())
+
+
 def _explained(err: psycopg2.Error, source: _Source) -> BaseException:
     """What made COPY fail, when it is not what COPY says: the file changed under it (a
     line cut in two), or a quote opened far before the end COPY names."""
     if not db.session_gone(err):
-        problem = source.changed_or_cut()
+        problem = source.changed_or_cut(read_all=False)
         if problem:
             return LoadError(problem)
     message = getattr(err.diag, "message_primary", None) or ""
-    if "unterminated CSV quoted field" in message and source.last_quote_line is not None:
-        return LoadError(f"{source.path}, line {source.last_quote_line}: unterminated CSV quoted "
+    opened = source.last_quote_line() if "unterminated CSV quoted field" in message else None
+    if opened is not None:
+        return LoadError(f"{source.path}, line {opened}: unterminated CSV quoted "
                          f"field: a quote opens on this line and is never closed; close it, "
                          f"or double a quote that is part of a value (\"\")")
     return err
@@ -368,10 +382,9 @@ def _describe(conn, path: Path, err: BaseException) -> str:
     if isinstance(err, LoadError):
         return one_line(str(err))
     if db.session_gone(err) or conn.closed:
-        first = (getattr(getattr(err, "diag", None), "message_primary", None) or str(err)).strip()
         return one_line(f"{path}: the load lost its connection to the server "
-                        f"({(first.splitlines() or [type(err).__name__])[0]}): it was terminated, "
-                        f"or the server stopped or restarted")
+                        f"({db.error_line(err)}): it was terminated, or the server stopped or "
+                        f"restarted")
     if isinstance(err, psycopg2.Error) and err.diag.message_primary:
         conn.rollback()
         with conn.cursor() as cur:

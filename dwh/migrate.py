@@ -93,9 +93,8 @@ def _denied(conn: Connection, what: str, err: Exception) -> MigrationError | Non
         "FROM pg_catalog.pg_namespace WHERE nspname = 'setup')")).one()
     conn.rollback()
     return MigrationError(
-        f"user {user} may not {what} ({str(getattr(err, 'orig', err)).strip().splitlines()[0]}): "
-        f"that takes the role "
-        f"that deployed the warehouse ({owner or 'the owner of its schemas'}), or a superuser; "
+        f"user {user} may not {what} ({db.error_line(err)}): that takes the role that "
+        f"deployed the warehouse ({owner or 'the owner of its schemas'}), or a superuser; "
         f"a dwh_loader login runs the pipeline and reads the revision (dwh orchestrate, dwh runs, "
         f"dwh current)")
 

@@ -138,24 +138,13 @@ def _fail(conn, run_id: int, step_id: int | None, message: str) -> RunFailed:
     return RunFailed(message, run_id)
 
 
-def _lost(err: BaseException) -> bool:
-    """Whether a driver error means the session itself is gone (terminated, the server
-    stopped or restarted, the network failed), not a statement that failed."""
-    return db.session_gone(err)
-
-
-def _first_line(err: BaseException) -> str:
-    text = (getattr(getattr(err, "diag", None), "message_primary", None) or str(err)).strip()
-    return (text.splitlines() or [type(err).__name__])[0]
-
-
 def _failed(url: URL, conn, run_id: int, err: BaseException) -> RunFailed:
     """The error a run ends with, recorded in its history (on a new session when its own
     is gone).  A failure the procedures recorded themselves is only passed on."""
     if isinstance(err, RunFailed):
         return err
     step_id = getattr(err, "step_id", None)
-    if isinstance(err, psycopg2.Error) and not _lost(err) and err.diag.message_primary:
+    if isinstance(err, psycopg2.Error) and not db.session_gone(err) and err.diag.message_primary:
         if err.diag.message_primary.startswith(f"dwh run {run_id} failed"):
             # setup.fail_run's own, with what it says but does not record
             detail = f" ({err.diag.message_detail})" if err.diag.message_detail else ""
@@ -163,7 +152,7 @@ def _failed(url: URL, conn, run_id: int, err: BaseException) -> RunFailed:
         message = err.diag.message_primary
     elif isinstance(err, psycopg2.Error):
         message = (f"run {run_id} lost the session that holds the warehouse lock "
-                   f"({_first_line(err)}): it was terminated, or the server stopped or "
+                   f"({db.error_line(err)}): it was terminated, or the server stopped or "
                    f"restarted; the run stops, nothing was published")
     elif isinstance(err, DwhError):
         message = str(err)
@@ -343,12 +332,12 @@ def _on_own_connection(url: URL, statement: str, *args, what: tuple[int, str | N
         try:
             _call(step_conn, statement, *args)
         except psycopg2.Error as err:
-            if what is None or not (_lost(err) or step_conn.closed):
+            if what is None or not (db.session_gone(err) or step_conn.closed):
                 raise
             run_id, kind, target = what
             named = " ".join(w for w in (kind, target) if w) or "a step"
             raise StepLost(f"{named} lost its connection to the server "
-                           f"({_first_line(err)}): it was terminated, or the server stopped "
+                           f"({db.error_line(err)}): it was terminated, or the server stopped "
                            f"or restarted; the run stops, nothing was published",
                            run_id, kind, target) from err
         finally:
