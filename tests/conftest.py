@@ -177,5 +177,27 @@ def cli_env(test_home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def logins(head_db: URL) -> Iterator[dict[str, URL]]:
+    """Login roles of this test's database: members of dwh_loader, of dwh_reader, and of
+    nothing; dropped with what they own."""
+    suffix = head_db.database[-10:]
+    names = {"loader": f"t_loader_{suffix}", "reader": f"t_reader_{suffix}",
+             "nobody": f"t_nobody_{suffix}"}
+    admin = psycopg2.connect(**_connect_kwargs(head_db))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {names['loader']} LOGIN IN ROLE dwh_loader; "
+                        f"CREATE ROLE {names['reader']} LOGIN IN ROLE dwh_reader; "
+                        f"CREATE ROLE {names['nobody']} LOGIN")
+        yield {k: head_db.set(username=v, password=None) for k, v in names.items()}
+        with admin.cursor() as cur:
+            for name in names.values():
+                cur.execute(f"DROP OWNED BY {name} CASCADE; DROP ROLE {name}")
+    finally:
+        admin.close()
+
+
 def readable_by_all(path: Path) -> bool:
     return bool(path.stat().st_mode & stat.S_IROTH)

@@ -244,7 +244,7 @@ def test_fuzzed_files_load_or_fail_clearly(path_kind, case, fuzz_db, test_home):
     """Every malformed file ends in a successful run or a clear error naming the step
     (and the file, for a load), one printable line of bounded length: never a traceback,
     never a partial publish, never a byte of a file outside the source folder."""
-    from tests.test_ingest import _readable_by_all, _server_paths
+    from tests.test_ingest import served
 
     name, kind, data = case
     # The server follows a link in its own directory: SQL has no lstat (see the README).
@@ -264,8 +264,7 @@ def test_fuzzed_files_load_or_fail_clearly(path_kind, case, fuzz_db, test_home):
             target.symlink_to(secret)
         else:
             target.write_bytes(data)
-        _readable_by_all(root)
-        _server_paths(fuzz_db, root)
+        served(fuzz_db, root)
         before = fingerprint(fuzz_db)
         try:
             if path_kind == "client":
@@ -449,12 +448,11 @@ def test_a_terminated_step_is_its_failure(head_db, test_home, tmp_path):
 def test_orchestrate_all_sh_keeps_the_password_off_the_command_line(head_db):
     """psql got the URL with its password as an argument, which ps shows to every user
     for the whole run; the script hands it over in the environment."""
-    from tests.test_ingest import _readable_by_all, _server_paths, psql_path
+    from tests.test_ingest import psql_path, served
 
     base = safe_temp_dir("dwh-test-sh-")
     root = write_tiny(base / "src")
-    _readable_by_all(root)
-    _server_paths(head_db, root)
+    served(head_db, root)
     slow_silver(head_db, 2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DWH_")}
     secret = "pw-that-must-not-show"

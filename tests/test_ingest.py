@@ -84,6 +84,13 @@ def _server_paths(url, root: Path) -> None:
                "WHERE key LIKE 'source.%%.base_path'", (str(root),))
 
 
+def served(url, root: Path) -> Path:
+    """``root``, made readable by the server's OS user, as the server's source folders."""
+    _readable_by_all(root)
+    _server_paths(url, root)
+    return root
+
+
 def _call_all(url, *before: str) -> str:
     """CALL setup.orchestrate_all() as psql would, after the statements ``before`` (SET
     ...) on the same session: returns the error message ('' if none)."""

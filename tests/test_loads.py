@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -18,8 +17,8 @@ from typer.testing import CliRunner
 from dwh.cli import app
 from dwh.errors import MESSAGE_LIMIT, RunFailed
 from tests.conftest import ROOT, url_string
-from tests.test_ingest import (_call_all, _failed_run, _good_run, _readable_by_all,
-                               _server_paths, readable_dir)  # noqa: F401 - a fixture
+from tests.test_ingest import (_call_all, _failed_run, _good_run, readable_dir,  # noqa: F401
+                               served)  # (readable_dir: a fixture)
 from tests.warehouse import REFERENCE, TINY, fingerprint, last_run, query, run, write_tiny
 
 PATHS = pytest.mark.parametrize("path_kind", ["client", "server"])
@@ -29,10 +28,7 @@ runner = CliRunner()
 
 
 def _source(readable_dir: Path, url) -> Path:
-    root = write_tiny(readable_dir / "src")
-    _readable_by_all(root)
-    _server_paths(url, root)
-    return root
+    return served(url, write_tiny(readable_dir / "src"))
 
 
 def _lines(name: str) -> list[str]:
@@ -93,12 +89,12 @@ def test_the_marker_inside_a_quoted_field_is_a_value(path_kind, head_db, test_ho
                           "WHERE cst_id = '11002'") == [("Line\n\\.\nbreaks",)]
 
 
-def _big_sales(root: Path, lines: int = 400_000) -> int:
-    """A sales file long enough to take a while to load (every line a valid one)."""
+def _sales_lines(root: Path, count: int) -> int:
+    """A sales file of ``count`` valid lines (the first of the tiny set's); its size."""
     header, first, *_ = _lines(SALES)
-    body = (first + "\r\n").encode() * lines
-    (root / SALES).write_bytes((header + "\r\n").encode() + body)
-    return len(body)
+    data = (header + "\r\n").encode() + (first + "\r\n").encode() * count
+    (root / SALES).write_bytes(data)
+    return len(data)
 
 
 @PATHS
@@ -108,7 +104,7 @@ def test_a_file_that_changes_while_it_is_read(change, path_kind, head_db, test_h
     """Cut (or extended) during the COPY: the load fails, the warehouse is as it was."""
     root = _source(readable_dir, head_db)
     _good_run(path_kind, head_db, test_home, root)
-    size = _big_sales(root)
+    size = _sales_lines(root, 400_000)  # long enough to take a while to load
     before = fingerprint(head_db)
     result: dict = {}
     worker = threading.Thread(target=lambda: result.setdefault(
@@ -191,11 +187,6 @@ def test_a_file_whose_lines_end_with_cr_alone_loads(path_kind, head_db, test_hom
 
 
 # -- guards ------------------------------------------------------------------------------------
-
-
-def _sales_lines(root: Path, count: int) -> None:
-    header, first, *_ = _lines(SALES)
-    (root / SALES).write_bytes(_crlf([header] + [first] * count))
 
 
 @PATHS

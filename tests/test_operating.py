@@ -18,7 +18,8 @@ from dwh import db, migrate
 from dwh.cli import app
 from dwh.errors import LockTimeout, RunFailed
 from tests.conftest import ROOT, _connect_kwargs, safe_temp_dir, settings_for, url_string
-from tests.warehouse import collations, connect, fingerprint, last_run, query, run, write_tiny
+from tests.warehouse import (as_login, collations, connect, fingerprint, last_run, query,
+                             run, write_tiny)
 
 runner = CliRunner()
 
@@ -251,30 +252,6 @@ def test_plain_alembic_downgrade_has_no_guard(head_db, test_home, tmp_path, cli_
 # -- least privilege -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def logins(head_db):
-    """Login roles that are members of dwh_loader, of dwh_reader, and of nothing."""
-    suffix = head_db.database[-10:]
-    names = {"loader": f"t_loader_{suffix}", "reader": f"t_reader_{suffix}",
-             "nobody": f"t_nobody_{suffix}"}
-    query(head_db, f"CREATE ROLE {names['loader']} LOGIN IN ROLE dwh_loader; "
-                   f"CREATE ROLE {names['reader']} LOGIN IN ROLE dwh_reader; "
-                   f"CREATE ROLE {names['nobody']} LOGIN")
-    yield {k: head_db.set(username=v, password=None) for k, v in names.items()}
-    for name in names.values():
-        query(head_db, f"DROP OWNED BY {name}; DROP ROLE {name}")
-
-
-def _as(url, sql_text):
-    conn = connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql_text)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
-
-
 def test_the_loader_runs_the_pipeline(logins, head_db, test_home, tmp_path):
     result = run(logins["loader"], test_home, write_tiny(tmp_path / "src"))
     assert result.status == "succeeded"
@@ -282,16 +259,16 @@ def test_the_loader_runs_the_pipeline(logins, head_db, test_home, tmp_path):
     # The published tables stay dwh_owner's (the loader owns nothing), with the reader's grant.
     assert query(head_db, "SELECT pg_get_userbyid(relowner) FROM pg_class "
                           "WHERE oid = 'gold.fact_sales'::regclass") == [("dwh_owner",)]
-    assert _as(logins["reader"], "SELECT count(*) FROM gold.fact_sales") == [(3,)]
+    assert as_login(logins["reader"], "SELECT count(*) FROM gold.fact_sales") == [(3,)]
     # It may not change the checks (they are SQL that every run executes).
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-        _as(logins["loader"], "UPDATE setup.quality_checks SET query = 'SELECT 1'")
+        as_login(logins["loader"], "UPDATE setup.quality_checks SET query = 'SELECT 1'")
 
 
 def test_the_reader_reads_gold_and_nothing_else(logins, head_db, test_home, tmp_path):
     run(head_db, test_home, write_tiny(tmp_path / "src"))
     reader = logins["reader"]
-    assert _as(reader, "SELECT count(*) FROM gold.dim_customers") == [(2,)]
+    assert as_login(reader, "SELECT count(*) FROM gold.dim_customers") == [(2,)]
     for forbidden in ("SELECT count(*) FROM silver.crm_cust_info",
                       "SELECT count(*) FROM bronze.crm_cust_info",
                       "SELECT count(*) FROM setup.etl_runs",
@@ -299,7 +276,7 @@ def test_the_reader_reads_gold_and_nothing_else(logins, head_db, test_home, tmp_
                       "CALL setup.orchestrate_all()",
                       "SELECT gold.report()"):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-            _as(reader, forbidden)
+            as_login(reader, forbidden)
 
 
 def test_nothing_is_executable_by_public(logins, head_db):
@@ -309,7 +286,7 @@ def test_nothing_is_executable_by_public(logins, head_db):
            AND has_function_privilege(%s, p.oid, 'EXECUTE')""", (logins["nobody"].username,)) \
         == [(0,)]
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-        _as(logins["nobody"], "CALL setup.orchestrate_all()")
+        as_login(logins["nobody"], "CALL setup.orchestrate_all()")
 
 
 def test_roles_are_shared_by_the_warehouses_of_a_server(head_db, databases, test_home):

@@ -14,30 +14,15 @@ from dwh import migrate
 from dwh.cli import app
 from dwh.errors import MigrationError, RunFailed
 from tests.conftest import ROOT, safe_temp_dir, settings_for, url_string
-from tests.warehouse import connect, last_run, query, run, write_tiny
+from tests.warehouse import as_login, connect, last_run, query, run, write_tiny
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def loader(head_db):
+def loader(logins):
     """A login in dwh_loader (and nothing else)."""
-    name = f"t_mallory_{head_db.database[-10:]}"
-    query(head_db, f"CREATE ROLE {name} LOGIN IN ROLE dwh_loader")
-    yield head_db.set(username=name, password=None)
-    query(head_db, f"DROP OWNED BY {name}; DROP ROLE {name}")
-
-
-def _as(url, *statements: str):
-    """Run statements as ``url``'s login, each on its own (autocommit)."""
-    conn = connect(url)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+    return logins["loader"]
 
 
 # What a loader would plant, each refused: it owns no table and may create in no schema.
@@ -90,7 +75,7 @@ def test_the_loader_can_plant_nothing(what, loader, head_db, test_home, tmp_path
     run(head_db, test_home, write_tiny(tmp_path / "src"))
     query(head_db, "SELECT setup.prepare_bronze()")  # staged tables, as in the middle of a run
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-        _as(loader, PLANTS[what])
+        as_login(loader, PLANTS[what])
 
 
 def test_the_definer_functions_run_only_the_runs_own_statements(loader, head_db, test_home,
@@ -137,7 +122,7 @@ def test_the_definer_functions_serve_only_the_callers_own_run(loader, head_db):
                 f"SELECT setup.count_violations_as_owner({theirs}, 'gold_facts_resolve')",
                 f"SELECT setup.publish_tables_as_owner({theirs}, ARRAY['bronze', 'silver', 'gold'])"):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="is not a run of user"):
-                _as(loader, statement)
+                as_login(loader, statement)
     finally:
         holder.close()
     own = connect(loader)  # the loader's own run
@@ -165,7 +150,7 @@ def test_the_loader_runs_the_pipeline_without_owning_anything(loader, head_db, t
                           "WHERE c.relnamespace::regnamespace::text IN ('bronze', 'silver', "
                           "'gold') AND c.relkind = 'r' "
                           "AND c.relname NOT IN ('load_jobs', 'load_log')") == [("dwh_owner",)]
-    assert _as(loader, "SELECT count(*) FROM silver.crm_cust_info") == [(2,)]
+    assert as_login(loader, "SELECT count(*) FROM silver.crm_cust_info") == [(2,)]
     owned = query(head_db, "SELECT count(*) FROM pg_class WHERE relowner = %s::regrole",
                   (loader.username,))
     assert owned == [(0,)]
@@ -191,9 +176,9 @@ def open_public(head_db, loader):
     """public writable by every role (PostgreSQL's default before 15, kept by old
     databases), and a loader's code there: overloads that beat pg_catalog's."""
     query(head_db, "GRANT CREATE ON SCHEMA public TO PUBLIC")
-    _as(loader, "CREATE TABLE public.seen (who name)",
-        "GRANT INSERT ON public.seen TO PUBLIC",
-        *(s.replace("{me}", loader.username) for s in PLANTED_IN_PUBLIC))
+    as_login(loader, "CREATE TABLE public.seen (who name)",
+             "GRANT INSERT ON public.seen TO PUBLIC",
+             *(s.replace("{me}", loader.username) for s in PLANTED_IN_PUBLIC))
     yield
     query(head_db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 
@@ -226,13 +211,12 @@ def test_a_pure_sql_run_refuses_a_search_path_the_loader_can_write(
     """CALL setup.orchestrate_all() from a session searching public: refused, naming the
     schema and what to do, before any statement could call the loader's code; with
     search_path = pg_catalog it runs, and the code never runs."""
-    from tests.test_ingest import _readable_by_all, _server_paths
+    from tests.test_ingest import served
 
     base = safe_temp_dir("dwh-test-path-")
     try:
         root = write_tiny(base / "src")
-        _readable_by_all(root)
-        _server_paths(head_db, root)
+        served(head_db, root)
         conn = connect(head_db)
         try:
             with conn.cursor() as cur:
@@ -271,8 +255,8 @@ def test_a_load_job_reads_only_its_own_file(file_name, path_kind, loader, head_d
         _readable_by_all(base)
         _server_paths(head_db, root)
         _good_run(path_kind, head_db, test_home, root)
-        _as(loader, "UPDATE bronze.load_jobs SET file_name = "
-                    f"'{file_name}' WHERE table_name = 'crm_cust_info'")
+        as_login(loader, "UPDATE bronze.load_jobs SET file_name = "
+                         f"'{file_name}' WHERE table_name = 'crm_cust_info'")
         message = _failed_run(path_kind, head_db, test_home, root)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -324,19 +308,19 @@ def test_the_upgrade_refuses_code_a_loader_planted_before_it(databases, test_hom
     query(url, f"CREATE ROLE {name} LOGIN IN ROLE dwh_loader")
     try:
         planter = url.set(username=name, password=None)
-        _as(planter, "CREATE FUNCTION gold.grab() RETURNS trigger LANGUAGE plpgsql AS "
-                     "$$ BEGIN RETURN NULL; END $$",
-            "CREATE TRIGGER grab AFTER INSERT ON gold.surrogate_keys "
-            "EXECUTE FUNCTION gold.grab()",
-            "CREATE RULE noted AS ON INSERT TO gold.fact_sales DO ALSO NOTHING",
-            # standard functions only, yet they run any SQL as whoever writes a row
-            "ALTER TABLE bronze.crm_cust_info ADD CONSTRAINT sly CHECK (pg_catalog.query_to_xml("
-            "'SELECT 1', true, false, '') IS NOT NULL)",
-            "ALTER TABLE silver.crm_cust_info ALTER COLUMN cst_key SET DEFAULT "
-            "pg_catalog.query_to_xml('SELECT 1', true, false, '')::text",
-            # (an index expression must be immutable: this one is harmless, but refused
-            # all the same, as the upgrade cannot tell one from another)
-            "CREATE INDEX sly_index ON gold.dim_products ((pg_catalog.lower(product_name)))")
+        as_login(planter, "CREATE FUNCTION gold.grab() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$ BEGIN RETURN NULL; END $$",
+                 "CREATE TRIGGER grab AFTER INSERT ON gold.surrogate_keys "
+                 "EXECUTE FUNCTION gold.grab()",
+                 "CREATE RULE noted AS ON INSERT TO gold.fact_sales DO ALSO NOTHING",
+                 # standard functions only, yet they run any SQL as whoever writes a row
+                 "ALTER TABLE bronze.crm_cust_info ADD CONSTRAINT sly CHECK (pg_catalog.query_to_xml("
+                 "'SELECT 1', true, false, '') IS NOT NULL)",
+                 "ALTER TABLE silver.crm_cust_info ALTER COLUMN cst_key SET DEFAULT "
+                 "pg_catalog.query_to_xml('SELECT 1', true, false, '')::text",
+                 # (an index expression must be immutable: this one is harmless, but refused
+                 # all the same, as the upgrade cannot tell one from another)
+                 "CREATE INDEX sly_index ON gold.dim_products ((pg_catalog.lower(product_name)))")
         with pytest.raises(MigrationError) as info:
             migrate.upgrade(settings)
         for found in ("function gold.grab()", "rule noted on gold.fact_sales",

@@ -107,6 +107,19 @@ def query(url: URL, sql: str, args=()) -> list[tuple]:
         conn.close()
 
 
+def as_login(url: URL, *statements: str):
+    """Run ``statements`` on one autocommit session of ``url``'s login; the rows of the
+    last (None if it returns none)."""
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
 def rows(url: URL, table: str, columns: list[str]) -> list[dict]:
     result = query(url, f"SELECT {', '.join(columns)} FROM {table}")
     return [dict(zip(columns, row)) for row in result]
