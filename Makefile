@@ -28,6 +28,6 @@ clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
 # The benchmark (bench/README.md): scales 1, 10 and 100, the reference extracts, the
-# floor and the peers (installed into bench/.venv); the table goes into README.md.
+# floor and the peers (installed into bench/.venv); the table goes into docs/performance.md.
 bench: install
 	$(BIN)/python -m bench --update-readme

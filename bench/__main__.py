@@ -28,7 +28,7 @@ from dwh import db, embedded
 from dwh.settings import parse_url
 
 RESULTS = data.ROOT / "bench" / "results"
-README = data.ROOT / "README.md"
+TABLE_DOC = data.ROOT / "docs" / "performance.md"  # --update-readme writes its table there
 MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 TARGETS = {
@@ -59,7 +59,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         "least 30 s); its ratio is then reported as more than that (default 20)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
     p.add_argument("--update-readme", action="store_true",
-                   help="put the table into README.md between the bench markers")
+                   help="put the table into docs/performance.md between the bench markers")
     return p.parse_args(argv)
 
 
@@ -124,7 +124,7 @@ class Server:
             conn.close()
 
     def settings(self) -> dict[str, str]:
-        """The server's settings that move the results most (see the README)."""
+        """The server's settings that move the results most (see docs/performance.md)."""
         conn = self._admin()
         try:
             with conn.cursor() as cur:
@@ -426,10 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "latest.md").write_text(text)
     print(text)
     if args.update_readme:
-        readme = README.read_text()
+        readme = TABLE_DOC.read_text()
         if MARK_BEGIN in readme and MARK_END in readme:
             head, rest = readme.split(MARK_BEGIN, 1)
-            README.write_text(head + MARK_BEGIN + "\n" + text + MARK_END + rest.split(MARK_END, 1)[1])
+            TABLE_DOC.write_text(head + MARK_BEGIN + "\n" + text + MARK_END + rest.split(MARK_END, 1)[1])
     return 0
 
 

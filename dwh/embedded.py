@@ -58,7 +58,7 @@ CONF_FILE = "dwh.conf"
 #: At wal_level=minimal PostgreSQL writes no WAL for the rows of a table created
 #: in the same transaction (it syncs the table at commit instead), and every
 #: silver and gold table is built that way (CREATE TABLE AS, then swapped in).
-#: Crash safety is unchanged.  See the README ("The embedded server").
+#: Crash safety is unchanged.  See docs/embedded-server.md.
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 #: The lines of dwh.conf for settings only a server of at least this major
 #: version knows (an older one would not start with them).  io_method = sync: each
@@ -338,7 +338,7 @@ def configure(pgdata: Path) -> None:
     new data directory: one made by an older dwh may hold settings that conflict
     with wal_level=minimal (archive_mode, a replication slot, max_wal_senders in
     postgresql.auto.conf), and would then not start; it keeps its settings (see
-    the README to opt in).
+    docs/embedded-server.md to opt in).
     """
     conf, main = pgdata / CONF_FILE, pgdata / "postgresql.conf"
     lines = ["# Written by dwh for its embedded server when it was created; edit freely,",
@@ -376,7 +376,7 @@ def _disable_checksums(pgdata: Path) -> None:
     built at wal_level=minimal has none logged yet): at scale 100 a run wrote 3.8 GB
     of WAL instead of 15 MB, and took 30-32 s instead of 25-28 s.  What is given up
     is detection: a page a storage fault damages is no longer reported when read.
-    The README says so and how to turn them back on.  pg_checksums only rewrites the
+    docs/embedded-server.md says so and how to turn them back on.  pg_checksums only rewrites the
     control file here.  A failure costs speed, not data: warn and go on with them on."""
     command = [str(bin_dir() / "pg_checksums"), "--disable", "-D", str(pgdata)]
     already = False

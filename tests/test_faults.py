@@ -247,7 +247,7 @@ def test_fuzzed_files_load_or_fail_clearly(path_kind, case, fuzz_db, test_home):
     from tests.test_ingest import served
 
     name, kind, data = case
-    # The server follows a link in its own directory: SQL has no lstat (see the README).
+    # The server follows a link in its own directory: SQL has no lstat (docs/operating-safely.md).
     assume(not (path_kind == "server" and kind == "symlink out"))
     base = safe_temp_dir("dwh-fuzz-")
     try:

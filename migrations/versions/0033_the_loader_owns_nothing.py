@@ -21,7 +21,7 @@ and the next run by a superuser executed it with the superuser's rights.
 - Server files: dwh_loader no longer gets pg_read_server_files, nor EXECUTE on
   pg_ls_dir and pg_read_binary_file (with them a member could read every file the
   server's OS user can, the password verifiers in global/1260 among them).  A loader
-  that runs the pure-SQL path needs them granted by hand (see the README).  They are
+  that runs the pure-SQL path needs them granted by hand (docs/operating-safely.md).  They are
   the server's: revoking them here revokes them for every warehouse on the server, and
   a downgrade leaves them revoked.
 - dwh_loader may read setup.alembic_version (dwh current, doctor, a deploy at head).
